@@ -115,7 +115,7 @@ def solve(
     ref = _reference(file)
     if ref is not None:
         payload["reference"], payload["reference_kind"] = ref
-        payload["gap_pct"] = problems.gap_percent(result.objective, ref[0], prob.sense)
+        payload["gap_pct"] = problems.gap_percent(result.objective, ref[0], prob.sense_of(instance))
     if out is not None and result.solution is not None:
         if prob.write_solution is None:
             raise InputError(f"{problem} has no solution file format; use --json")

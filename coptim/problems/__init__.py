@@ -35,7 +35,7 @@ class Problem:
     check
         ``check(instance, solution) -> Check``; needs no solver.
     generators
-        Name -> ``generate(size, rng, **options) -> instance``.
+        Name -> ``generate(size, rng, *, name=None, **options) -> instance``.
     write_solution
         ``write_solution(instance, solution, path, objective)`` in the standard solution format.
     solution_to_json
@@ -53,6 +53,15 @@ class Problem:
     write_solution: Callable[..., None] | None = None
     solution_to_json: Callable[[Any], Any] = lambda s: s
     sense: str = "min"
+
+    def sense_of(self, instance: Any) -> str:
+        """``"min"`` or ``"max"`` for this instance (MILP instances carry their own sense)."""
+        own = str(getattr(instance, "sense", "")).lower()
+        if own.startswith("max"):
+            return "max"
+        if own.startswith("min"):
+            return "min"
+        return self.sense
 
 
 _MODULES = {

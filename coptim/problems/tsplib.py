@@ -197,13 +197,23 @@ def explicit_matrix(tf: TsplibFile, dimension: int) -> np.ndarray:
     else:
         expected = n * (n + 1) // 2 if diag else n * (n - 1) // 2
     if len(values) != expected:
+        # Point at the first surplus number, or at the last line when numbers are missing.
+        rows = tf.sections["EDGE_WEIGHT_SECTION"]
+        if len(values) > expected:
+            line = section_value_line(tf, "EDGE_WEIGHT_SECTION", expected)
+        else:
+            line = rows[-1][0] if rows else tf.section_lines["EDGE_WEIGHT_SECTION"]
         raise tf.error(
-            f"EDGE_WEIGHT_SECTION has {len(values)} numbers but {fmt} with DIMENSION {n} needs {expected}",
-            tf.section_lines["EDGE_WEIGHT_SECTION"],
+            f"EDGE_WEIGHT_SECTION has {len(values)} numbers but {fmt} with DIMENSION {n} needs {expected}"
+            + (" (file truncated?)" if len(values) < expected else ""),
+            line,
         )
     arr = np.asarray(values)
-    if np.any(arr < 0):
-        raise tf.error("EDGE_WEIGHT_SECTION has a negative weight", tf.section_lines["EDGE_WEIGHT_SECTION"])
+    negative = np.flatnonzero(arr < 0)
+    if negative.size:
+        index = int(negative[0])
+        raise tf.error(f"EDGE_WEIGHT_SECTION has a negative weight {arr[index]:g}",
+                       section_value_line(tf, "EDGE_WEIGHT_SECTION", index))
     if fmt == "FULL_MATRIX":
         return arr.reshape(n, n)
     mat = np.zeros((n, n))
@@ -218,6 +228,16 @@ def explicit_matrix(tf: TsplibFile, dimension: int) -> np.ndarray:
     return mat
 
 
+def section_value_line(tf: TsplibFile, section: str, index: int) -> int | None:
+    """The line number of the ``index``-th (0-based) number in ``section``, counting across lines."""
+    seen = 0
+    for line, tokens in tf.sections.get(section, []):
+        seen += len(tokens)
+        if index < seen:
+            return line
+    return tf.section_lines.get(section)
+
+
 def _geo_radians(coords: np.ndarray) -> np.ndarray:
     pi = 3.141592
     deg = np.trunc(coords)
@@ -225,41 +245,68 @@ def _geo_radians(coords: np.ndarray) -> np.ndarray:
     return pi * (deg + 5.0 * minutes / 3.0) / 180.0
 
 
+def _distances(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, edge_weight_type: str) -> np.ndarray:
+    """TSPLIB distances between points ``(ax, ay)`` and ``(bx, by)``; the arrays broadcast."""
+    ewt = edge_weight_type.upper()
+    if ewt == "GEO":
+        rrr = 6378.388
+        lat_a, lon_a = _geo_radians(ax), _geo_radians(ay)
+        lat_b, lon_b = _geo_radians(bx), _geo_radians(by)
+        q1 = np.cos(lon_a - lon_b)
+        q2 = np.cos(lat_a - lat_b)
+        q3 = np.cos(lat_a + lat_b)
+        arg = np.clip(0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3), -1.0, 1.0)
+        return np.floor(rrr * np.arccos(arg) + 1.0)
+    dx = ax - bx
+    dy = ay - by
+    if ewt == "EUC_2D":
+        return np.floor(np.sqrt(dx * dx + dy * dy) + 0.5)
+    if ewt == "CEIL_2D":
+        return np.ceil(np.sqrt(dx * dx + dy * dy))
+    if ewt == "MAN_2D":
+        return np.floor(np.abs(dx) + np.abs(dy) + 0.5)
+    if ewt == "MAX_2D":
+        return np.maximum(np.floor(np.abs(dx) + 0.5), np.floor(np.abs(dy) + 0.5))
+    if ewt == "ATT":
+        r = np.sqrt((dx * dx + dy * dy) / 10.0)
+        t = np.floor(r + 0.5)
+        return np.where(t < r, t + 1.0, t)
+    raise ValueError(f"unsupported EDGE_WEIGHT_TYPE {edge_weight_type!r}")
+
+
 def pairwise(a: np.ndarray, b: np.ndarray, edge_weight_type: str) -> np.ndarray:
     """TSPLIB distances between every point of ``a`` (m, 2) and ``b`` (k, 2), shape (m, k).
 
     Integer-valued (returned as int64) for every TSPLIB type.
     """
-    ewt = edge_weight_type.upper()
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    dx = a[:, None, 0] - b[None, :, 0]
-    dy = a[:, None, 1] - b[None, :, 1]
-    if ewt == "EUC_2D":
-        d = np.floor(np.sqrt(dx * dx + dy * dy) + 0.5)
-    elif ewt == "CEIL_2D":
-        d = np.ceil(np.sqrt(dx * dx + dy * dy))
-    elif ewt == "MAN_2D":
-        d = np.floor(np.abs(dx) + np.abs(dy) + 0.5)
-    elif ewt == "MAX_2D":
-        d = np.maximum(np.floor(np.abs(dx) + 0.5), np.floor(np.abs(dy) + 0.5))
-    elif ewt == "ATT":
-        r = np.sqrt((dx * dx + dy * dy) / 10.0)
-        t = np.floor(r + 0.5)
-        d = np.where(t < r, t + 1.0, t)
-    elif ewt == "GEO":
-        rrr = 6378.388
-        la, lb = _geo_radians(a), _geo_radians(b)
-        q1 = np.cos(la[:, None, 1] - lb[None, :, 1])
-        q2 = np.cos(la[:, None, 0] - lb[None, :, 0])
-        q3 = np.cos(la[:, None, 0] + lb[None, :, 0])
-        arg = np.clip(0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3), -1.0, 1.0)
-        d = np.floor(rrr * np.arccos(arg) + 1.0)
-        if a is b or (a.shape == b.shape and np.array_equal(a, b)):
-            np.fill_diagonal(d, 0.0)
-    else:
-        raise ValueError(f"unsupported EDGE_WEIGHT_TYPE {edge_weight_type!r}")
+    d = _distances(a[:, None, 0], a[:, None, 1], b[None, :, 0], b[None, :, 1], edge_weight_type)
+    if edge_weight_type.upper() == "GEO" and (a is b or (a.shape == b.shape and np.array_equal(a, b))):
+        np.fill_diagonal(d, 0.0)
     return d.astype(np.int64)
+
+
+def edge_lengths(a: np.ndarray, b: np.ndarray, edge_weight_type: str) -> np.ndarray:
+    """TSPLIB distances between ``a[i]`` and ``b[i]`` for each row ``i``, shape (m,), int64.
+
+    Use it to measure a tour on an instance too large for a full distance matrix.
+
+    Parameters
+    ----------
+    a, b
+        Arrays of shape (m, 2) with the coordinates of the two ends of each edge.
+    edge_weight_type
+        One of :data:`COORD_TYPES`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The m distances, rounded as TSPLIB95 defines them.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return _distances(a[:, 0], a[:, 1], b[:, 0], b[:, 1], edge_weight_type).astype(np.int64)
 
 
 def distance_matrix(coords: np.ndarray, edge_weight_type: str) -> np.ndarray:

@@ -175,7 +175,7 @@ def solve(
     stats = dict(out.stats)
     if out.solution is None:
         return Result(problem, name, solver, None, False, elapsed, None, out.status, seed,
-                      dual_bound=out.dual_bound, stats=stats)
+                      dual_bound=out.dual_bound, nodes=stats.pop("nodes", None), stats=stats)
     check = prob.check(instance, out.solution)
     status = out.status if check.feasible else "infeasible_solution"
     gap = None

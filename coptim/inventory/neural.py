@@ -1,0 +1,136 @@
+"""Neural inventory policies: an MLP on the flat state and a GNN over the network tree.
+
+Both see stock scaled by the mean demand flowing through each location and return
+non-negative requests. The GNN's warehouse allocations are feasible by construction:
+a softmax over the stores it supplies (plus a "keep" option) times its available stock.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from coptim.errors import InputError
+from coptim.inventory.simulator import NetworkTensors, State
+
+#: Largest order a network may place, in units of the mean demand flowing through the location.
+ORDER_CAP = 4.0
+
+
+def _mlp(inputs: int, hidden: int, layers: int, outputs: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    width = inputs
+    for _ in range(layers):
+        mods += [nn.Linear(width, hidden), nn.ELU()]
+        width = hidden
+    mods.append(nn.Linear(width, outputs))
+    return nn.Sequential(*mods)
+
+
+def features(net: NetworkTensors, state: State) -> Tensor:
+    """Per-location features (B, n, 2 + lmax): on hand, inventory position and pipeline, scaled."""
+    scale = net.flow_mean.clamp_min(1e-6)
+    on_hand = state.on_hand / scale
+    pipe = state.pipeline / scale[:, None]
+    ip = on_hand + pipe.sum(-1)
+    return torch.cat([on_hand.unsqueeze(-1), ip.unsqueeze(-1), pipe], dim=-1)
+
+
+class MLPPolicy(nn.Module):
+    """A fully connected network from the whole state to every location's request.
+
+    Parameters
+    ----------
+    net
+        Compiled network (fixes the input and output sizes).
+    hidden, layers
+        Hidden width and number of hidden layers.
+    """
+
+    name = "mlp"
+
+    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2):
+        super().__init__()
+        self.n, self.lmax = net.n, net.lmax
+        self.body = _mlp(net.n * (2 + net.lmax), hidden, layers, net.n)
+        self.register_buffer("cap", ORDER_CAP * net.flow_mean.clamp_min(1e-6))
+
+    def forward(self, net: NetworkTensors, state: State) -> Tensor:
+        """Requests (B, n) in ``[0, ORDER_CAP * mean flow]``."""
+        if net.n != self.n or net.lmax != self.lmax:
+            raise InputError("this network was trained for a different setting")
+        x = features(net, state).flatten(1)
+        return self.cap * torch.sigmoid(self.body(x))
+
+
+class GNNPolicy(nn.Module):
+    """Message passing over the supply tree (torch-geometric ``GraphConv``, static graph).
+
+    Every location gets an embedding from its own state and static data (lead time, costs,
+    demand), refined by ``layers`` rounds of message passing along supplier-child edges in
+    both directions. Locations supplied externally order ``cap * sigmoid(head)``; an inner
+    location splits its available stock by a softmax over its children and a "keep" option,
+    so allocations never exceed the stock (feasible by construction).
+
+    Parameters
+    ----------
+    net
+        Compiled network; the weights do not depend on its size, only on ``lmax``.
+    hidden, layers
+        Embedding width and number of message-passing rounds.
+    """
+
+    name = "gnn"
+
+    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2):
+        super().__init__()
+        from torch_geometric.nn import GraphConv
+
+        self.lmax = net.lmax
+        self.encode = _mlp(2 + net.lmax + 6, hidden, 1, hidden)
+        self.convs = nn.ModuleList([GraphConv(hidden, hidden, aggr="mean") for _ in range(layers)])
+        self.order_head = _mlp(hidden, hidden, 1, 1)
+        self.alloc_head = _mlp(2 * hidden, hidden, 1, 1)
+        self.keep_head = _mlp(hidden, hidden, 1, 1)
+        self._net_id: int | None = None
+
+    def _graph(self, net: NetworkTensors) -> tuple[Tensor, Tensor]:
+        src = torch.nonzero(net.internal).flatten()
+        sup = net.supplier[src]
+        edges = torch.cat([torch.stack([sup, src]), torch.stack([src, sup])], dim=1)
+        scale = net.flow_mean.clamp_min(1e-6)
+        underage = torch.zeros(net.n)
+        underage[net.stores] = net.underage
+        std = torch.zeros(net.n)
+        std[net.stores] = net.demand_std
+        is_store = torch.zeros(net.n)
+        is_store[net.stores] = 1.0
+        static = torch.stack(
+            [net.lead_time / 4.0, net.holding, underage / 10.0, std / scale, is_store, net.internal.float()], dim=-1
+        )
+        return edges, static
+
+    def forward(self, net: NetworkTensors, state: State) -> Tensor:
+        """Requests (B, n); allocations out of inner locations sum to at most their stock."""
+        if net.lmax != self.lmax:
+            raise InputError("this network was trained for a different longest lead time")
+        edges, static = self._graph(net)
+        B = state.batch
+        x = torch.cat([features(net, state), static.expand(B, -1, -1)], dim=-1)
+        z = self.encode(x)
+        if edges.shape[1] > 0:
+            for conv in self.convs:
+                z = z + torch.nn.functional.elu(conv(z, edges))
+        cap = ORDER_CAP * net.flow_mean.clamp_min(1e-6)
+        order = cap * torch.sigmoid(self.order_head(z).squeeze(-1))  # (B, n)
+        out = torch.where(net.internal, torch.zeros_like(order), order)
+        inner = torch.unique(net.supplier[net.internal])
+        for j in inner.tolist():
+            kids = torch.nonzero(net.supplier == j).flatten()
+            parent = z[:, j : j + 1].expand(-1, kids.numel(), -1)
+            logits = self.alloc_head(torch.cat([z[:, kids], parent], dim=-1)).squeeze(-1)  # (B, k)
+            keep = self.keep_head(z[:, j])  # (B, 1)
+            share = torch.softmax(torch.cat([logits, keep], dim=-1), dim=-1)[:, :-1]
+            alloc = share * torch.relu(state.on_hand[:, j : j + 1])
+            out = out.index_copy(1, kids, alloc)
+        return out
