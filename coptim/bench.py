@@ -124,7 +124,7 @@ def run_job(job: Job) -> JobOutput:
         feasible=bool(result.feasible),
         status=result.status,
         time_s=result.time_s,
-        gap_pct=problems.gap_percent(objective, job.reference, prob.sense),
+        gap_pct=problems.gap_percent(objective, job.reference, prob.sense_of(instance)),
         nodes=result.nodes,
         dual_bound=result.dual_bound,
     )
@@ -521,9 +521,9 @@ def _plots(problem: str, df: Any, plot_dir: Path, first: str, solutions: dict[Ke
         return
     prob = problems.get(problem)
     objective = rows["objective"].astype(float)
-    best = rows.loc[objective.idxmin() if prob.sense == "min" else objective.idxmax()]
-    key = _row_key(best.to_dict())
     instance = prob.read(first)
+    best = rows.loc[objective.idxmin() if prob.sense_of(instance) == "min" else objective.idxmax()]
+    key = _row_key(best.to_dict())
     solution = solutions.get(key)
     if solution is None:  # the best run was done before (resume): run it again here
         solution = _solvers.solve(problem, instance, key.solver, time_limit=key.time_limit, seed=key.seed,

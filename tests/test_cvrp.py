@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coptim import problems
 from coptim.errors import InputError
@@ -502,3 +504,20 @@ def test_problem_entry():
     assert prob.solution_to_json([np.array([3, 1]), [2]]) == [[3, 1], [2]]
     inst = prob.generators["uniform"](10, np.random.default_rng(0))
     assert prob.check(inst, [[c] for c in range(1, 11)]).feasible
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    coords=st.lists(st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)), min_size=2, max_size=12),
+    capacity=st.integers(1, 1000),
+    data=st.data(),
+)
+def test_write_read_round_trip_random(tmp_path_factory, coords, capacity, data):
+    demands = data.draw(st.lists(st.integers(0, capacity), min_size=len(coords) - 1, max_size=len(coords) - 1))
+    inst = CVRPInstance("random", np.array(coords), [0, *demands], capacity)
+    path = tmp_path_factory.mktemp("rt") / "r.vrp"
+    cvrp.write(inst, path)
+    back = cvrp.read(path)
+    assert back == inst
+    routes = [[c] for c in range(1, inst.n + 1)]
+    assert cvrp.check(back, routes).objective == cvrp.check(inst, routes).objective

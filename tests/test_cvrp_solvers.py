@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coptim import solvers
 from coptim.errors import InputError
@@ -245,3 +247,25 @@ def test_pyvrp_respects_a_hard_fleet():
     coords = [[0, 0], [10, 0], [-10, 0], [0, 10], [0, -10]]
     limited = CVRPInstance("cross", coords, [0, 3, 3, 3, 3], 6, num_vehicles=2)
     assert len(run(limited, "pyvrp").solution) == 2
+
+
+# ----------------------------------------------------------------------------- random small instances
+
+
+@st.composite
+def small_instances(draw):
+    n = draw(st.integers(1, 15))
+    capacity = draw(st.integers(1, 20))
+    coords = draw(st.lists(st.tuples(st.integers(-5, 5), st.integers(-5, 5)), min_size=n + 1, max_size=n + 1))
+    demands = draw(st.lists(st.integers(0, capacity), min_size=n, max_size=n))
+    return CVRPInstance("random", np.array(coords, dtype=float), [0, *demands], capacity)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(small_instances())
+def test_construction_heuristics_are_always_feasible(inst):
+    for solver in ("savings", "sweep"):
+        result = solvers.solve("cvrp", inst, solver, time_limit=1.0)
+        assert result.feasible, (solver, result.violations)
+        # never worse than one route per customer
+        assert result.objective <= 2 * int(inst.distance_matrix()[0, 1:].sum())

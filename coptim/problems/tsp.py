@@ -281,6 +281,10 @@ def read(path: str | Path) -> TSPInstance:
 
 
 def _read_coords(tf: tsplib.TsplibFile, n: int, section: str) -> np.ndarray:
+    rows = tf.sections.get(section)
+    if rows is not None and len(rows) < n:  # say so before allocating for a huge DIMENSION
+        raise tf.error(f"{section} has {len(rows)} lines but DIMENSION is {n} (file truncated?)",
+                       rows[-1][0] if rows else tf.section_lines[section])
     coords = tsplib.node_coords(tf, n, section)
     too_big = np.abs(coords) > MAX_ABS_VALUE
     if too_big.any():

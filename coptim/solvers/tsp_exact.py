@@ -109,6 +109,7 @@ def _circuit(dist: np.ndarray, hint: np.ndarray, time_limit: float, seed: int, w
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.01, time_limit)
     solver.parameters.num_workers = workers
+    solver.parameters.linearization_level = 2  # circuit LP cuts: 40 random nodes in ~0.3 s instead of ~40 s
     solver.parameters.random_seed = int(seed) % (2**31)
     code = solver.solve(model)
     name = solver.status_name(code)
