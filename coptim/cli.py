@@ -48,6 +48,19 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+def _check_options(fn: Any, options: dict[str, Any], what: str) -> None:
+    """Refuse keyword options that ``fn`` does not take, naming the ones it does."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "name"]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(f"{what} has no option {', '.join(unknown)}; its options: {', '.join(allowed) or 'none'}")
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr(active: bool) -> Iterator[None]:
     """Send everything written to file descriptor 1 (C libraries included) to stderr."""
@@ -187,6 +200,7 @@ def generate(
     if count < 1:
         raise InputError(f"--count must be at least 1, got {count}")
     options = _parse_options(option)
+    _check_options(prob.generators[kind], options, f"generator {kind!r}")
     out.mkdir(parents=True, exist_ok=True)
     suffix = prob.suffixes[0]
     written = 0
