@@ -232,3 +232,22 @@ def test_optimal_policy_simulated_matches_dp_value():
     res = evaluate(s, TablePolicy(sol), "test")
     assert abs(res["cost_per_period"] - sol.cost) < 4 * res["stderr"] + 0.01
     assert np.isfinite(res["stderr"])
+
+
+def test_every_shipped_setting_loads_with_its_topology():
+    kinds = {name: load_setting(name).network.kind for name in shipped_names()}
+    assert kinds["backlog-p9-L2"] == "single" and not load_setting("backlog-p9-L2").lost_sales
+    assert kinds["serial-3stage"] == "serial"
+    for n in (3, 10, 50):
+        s = load_setting(f"warehouse-{n}")
+        assert s.network.kind == "warehouse" and len(s.network.stores) == n
+        assert s.demand.correlation == 0.5
+
+
+def test_correlated_normal_demand_has_the_asked_correlation():
+    s = load_setting("warehouse-3")
+    d = make_scenarios(s, "train", 0, 512).demand.reshape(-1, 3).numpy()
+    c = np.corrcoef(d.T)
+    # Truncation at zero lowers the correlation a little; means are rarely truncated here.
+    assert 0.4 < c[0, 1] < 0.55 and 0.4 < c[1, 2] < 0.55
+    assert (d >= 0).all()

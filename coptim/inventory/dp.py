@@ -256,3 +256,26 @@ def reference_cost(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def backlog_base_stock_optimum(mean_demand: float, lead_time: int, holding_cost: float, backlog_cost: float) -> tuple[int, float]:
+    """Optimal base-stock level and cost of a single store with backlogged Poisson demand.
+
+    With backlogs the inventory position after ordering is ``S`` every period, so the net
+    stock at the end of the period in which an order arrives is ``S - D`` with ``D`` the
+    demand over ``L + 1`` periods; the best ``S`` is the smallest with
+    ``P(D <= S) >= p / (p + h)`` and the cost ``E[h (S - D)^+ + p (D - S)^+]`` is exact.
+
+    Returns
+    -------
+    level, cost
+    """
+    LostSalesDP(mean_demand, lead_time, holding_cost, backlog_cost)  # validates the numbers
+    mu = mean_demand * (lead_time + 1)
+    size = int(mu + 20 * math.sqrt(mu) + 40)
+    pmf = _poisson_pmf(mu, size)
+    ratio = backlog_cost / (backlog_cost + holding_cost) if backlog_cost + holding_cost > 0 else 0.0
+    level = int(np.searchsorted(np.cumsum(pmf), ratio))
+    d = np.arange(size)
+    cost = float(np.sum(pmf * (holding_cost * np.maximum(level - d, 0) + backlog_cost * np.maximum(d - level, 0))))
+    return level, cost

@@ -7,6 +7,8 @@ a softmax over the stores it supplies (plus a "keep" option) times its available
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -55,6 +57,11 @@ class MLPPolicy(nn.Module):
         self.body = _mlp(net.n * (2 + net.lmax), hidden, layers, net.n)
         self.register_buffer("cap", ORDER_CAP * net.flow_mean.clamp_min(1e-6))
 
+    def start_at_mean_demand(self) -> None:
+        """Shift the output bias so that a fresh network orders about the mean demand."""
+        with torch.no_grad():
+            self.body[-1].bias.add_(math.log(1.0 / (ORDER_CAP - 1.0)))
+
     def forward(self, net: NetworkTensors, state: State) -> Tensor:
         """Requests (B, n) in ``[0, ORDER_CAP * mean flow]``."""
         if net.n != self.n or net.lmax != self.lmax:
@@ -64,7 +71,7 @@ class MLPPolicy(nn.Module):
 
 
 class GNNPolicy(nn.Module):
-    """Message passing over the supply tree (torch-geometric ``GraphConv``, static graph).
+    """Message passing over the supply tree (torch-geometric ``DenseGraphConv``, mean aggregation).
 
     Every location gets an embedding from its own state and static data (lead time, costs,
     demand), refined by ``layers`` rounds of message passing along supplier-child edges in
@@ -84,20 +91,27 @@ class GNNPolicy(nn.Module):
 
     def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2):
         super().__init__()
-        from torch_geometric.nn import GraphConv
+        from torch_geometric.nn import DenseGraphConv
 
         self.lmax = net.lmax
         self.encode = _mlp(2 + net.lmax + 6, hidden, 1, hidden)
-        self.convs = nn.ModuleList([GraphConv(hidden, hidden, aggr="mean") for _ in range(layers)])
+        self.convs = nn.ModuleList([DenseGraphConv(hidden, hidden, aggr="mean") for _ in range(layers)])
         self.order_head = _mlp(hidden, hidden, 1, 1)
         self.alloc_head = _mlp(2 * hidden, hidden, 1, 1)
         self.keep_head = _mlp(hidden, hidden, 1, 1)
-        self._net_id: int | None = None
+
+    def start_at_mean_demand(self) -> None:
+        """Shift the order head's bias so that a fresh network orders about the mean demand."""
+        with torch.no_grad():
+            self.order_head[-1].bias.add_(math.log(1.0 / (ORDER_CAP - 1.0)))
 
     def _graph(self, net: NetworkTensors) -> tuple[Tensor, Tensor]:
+        from torch_geometric.utils import to_dense_adj
+
         src = torch.nonzero(net.internal).flatten()
         sup = net.supplier[src]
         edges = torch.cat([torch.stack([sup, src]), torch.stack([src, sup])], dim=1)
+        adj = to_dense_adj(edges, max_num_nodes=net.n)[0]  # (n, n), both edge directions
         scale = net.flow_mean.clamp_min(1e-6)
         underage = torch.zeros(net.n)
         underage[net.stores] = net.underage
@@ -108,19 +122,19 @@ class GNNPolicy(nn.Module):
         static = torch.stack(
             [net.lead_time / 4.0, net.holding, underage / 10.0, std / scale, is_store, net.internal.float()], dim=-1
         )
-        return edges, static
+        return adj, static
 
     def forward(self, net: NetworkTensors, state: State) -> Tensor:
         """Requests (B, n); allocations out of inner locations sum to at most their stock."""
         if net.lmax != self.lmax:
             raise InputError("this network was trained for a different longest lead time")
-        edges, static = self._graph(net)
+        adj, static = self._graph(net)
         B = state.batch
         x = torch.cat([features(net, state), static.expand(B, -1, -1)], dim=-1)
         z = self.encode(x)
-        if edges.shape[1] > 0:
+        if net.n > 1:
             for conv in self.convs:
-                z = z + torch.nn.functional.elu(conv(z, edges))
+                z = z + torch.nn.functional.elu(conv(z, adj))
         cap = ORDER_CAP * net.flow_mean.clamp_min(1e-6)
         order = cap * torch.sigmoid(self.order_head(z).squeeze(-1))  # (B, n)
         out = torch.where(net.internal, torch.zeros_like(order), order)

@@ -233,6 +233,9 @@ class Training:
         Width of the hidden layers; ``layers`` of them.
     learning_rate, batch_size, steps
         Adam step size, scenarios per gradient step, number of gradient steps.
+    warm_start
+        ``"none"`` or a classical policy (tuned on the training scenarios) that the network
+        imitates before HDPO starts.
     final_lr_ratio
         The step size decays (cosine) to ``learning_rate * final_lr_ratio`` at the last step.
     eval_every
@@ -247,6 +250,7 @@ class Training:
     steps: int = 1500
     eval_every: int = 50
     final_lr_ratio: float = 0.03
+    warm_start: str = "none"
 
     def __post_init__(self) -> None:
         if self.architecture not in ("mlp", "gnn"):
@@ -259,6 +263,8 @@ class Training:
         _int_at_least(self.batch_size, 1, "batch size")
         _int_at_least(self.steps, 0, "number of steps")
         _int_at_least(self.eval_every, 1, "eval_every")
+        if self.warm_start not in ("none", "constant", "base-stock", "capped-base-stock", "echelon-base-stock"):
+            raise InputError(f"warm_start must be none or a classical policy name, got {self.warm_start!r}")
         r = _finite_nonneg(self.final_lr_ratio, "final_lr_ratio")
         if r > 1:
             raise InputError(f"final_lr_ratio must be at most 1, got {r}")

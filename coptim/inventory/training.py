@@ -28,13 +28,17 @@ from coptim.inventory.simulator import NetworkTensors, Scenarios, State, make_sc
 
 
 def init_weights(model: nn.Module, seed: int) -> None:
-    """Initialise every linear layer from a private generator (no global seeding)."""
+    """Initialise every linear layer (torch and torch-geometric) from a private generator (no global seeding)."""
     g = torch.Generator().manual_seed(seed)
     for mod in model.modules():
-        if isinstance(mod, nn.Linear):
-            bound = 1.0 / math.sqrt(mod.in_features)
-            with torch.no_grad():
-                mod.weight.uniform_(-bound, bound, generator=g)
+        fan_in = getattr(mod, "in_features", None) or getattr(mod, "in_channels", None)
+        weight = getattr(mod, "weight", None)
+        if not isinstance(fan_in, int) or not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+            continue  # torch and torch-geometric linear layers only
+        bound = 1.0 / math.sqrt(fan_in)
+        with torch.no_grad():
+            weight.uniform_(-bound, bound, generator=g)
+            if getattr(mod, "bias", None) is not None:
                 mod.bias.uniform_(-bound, bound, generator=g)
 
 
@@ -52,6 +56,8 @@ def build_policy(setting: Setting, seed: int = 0, architecture: str | None = Non
     else:
         raise InputError(f"unknown architecture {arch!r}; choose mlp or gnn")
     init_weights(model, seed)
+    if hasattr(model, "start_at_mean_demand"):
+        model.start_at_mean_demand()
     return model
 
 
@@ -60,6 +66,45 @@ def learning_rate(tr, k: int) -> float:
     frac = min(k / max(tr.steps - 1, 1), 1.0)
     ratio = tr.final_lr_ratio + (1.0 - tr.final_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * frac))
     return tr.learning_rate * ratio
+
+
+def warm_start(
+    model: nn.Module, setting: Setting, teacher, steps: int = 1500, scenarios: int = 512, seed: int = 0
+) -> float:
+    """Fit ``model`` to imitate ``teacher`` on the states the teacher visits in the training scenarios.
+
+    A tuned classical policy is a cheap, legitimate starting point for HDPO: it puts the
+    network near a good basin, after which the pathwise gradients refine it.
+
+    Returns
+    -------
+    float
+        Final mean squared error, in units of squared mean demand.
+    """
+    net = NetworkTensors.from_setting(setting)
+    scen = make_scenarios(setting, "train", 0, min(scenarios, setting.train.scenarios))
+    states, targets = [], []
+    state = scen.initial
+    with torch.no_grad():
+        for t in range(scen.horizon):
+            request = teacher(net, state)
+            states.append(state)
+            targets.append(request)
+            state, _, _ = step(net, state, request, scen.demand[:, t], integer=True)
+    on_hand = torch.cat([s.on_hand for s in states])
+    pipeline = torch.cat([s.pipeline for s in states])
+    target = torch.cat(targets) / net.flow_mean.clamp_min(1e-6)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(seed + 7)
+    loss = torch.tensor(math.nan)
+    for _ in range(steps):
+        idx = torch.randint(on_hand.shape[0], (min(1024, on_hand.shape[0]),), generator=gen)
+        pred = model(net, State(on_hand[idx], pipeline[idx])) / net.flow_mean.clamp_min(1e-6)
+        loss = ((pred - target[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.detach())
 
 
 @dataclass
@@ -94,6 +139,7 @@ def train_hdpo(
     progress: Callable[[int, float, float], None] | None = None,
     architecture: str | None = None,
     train_scenarios: int | None = None,
+    stop_after: int | None = None,
 ) -> TrainResult:
     """Train a neural policy with HDPO.
 
@@ -111,6 +157,9 @@ def train_hdpo(
         Overrides ``setting.training.architecture``.
     train_scenarios
         Use only the first this-many training scenarios (default: all).
+    stop_after
+        Stop (as if interrupted) once this many steps are done in total; the checkpoint
+        then resumes the same schedule.
 
     Returns
     -------
@@ -124,11 +173,18 @@ def train_hdpo(
         raise InputError(f"the setting has only {setting.train.scenarios} training scenarios, asked for {n_train}")
     data = make_scenarios(setting, "train", 0, n_train)
     model = build_policy(setting, seed, architecture)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    t_start = time.perf_counter()
+    if tr.warm_start != "none" and not (ckpt is not None and ckpt.exists()):
+        from coptim.inventory.tuning import tune
+
+        teacher, _ = tune(setting, tr.warm_start)
+        warm_start(model, setting, teacher, seed=seed)
     opt = torch.optim.Adam(model.parameters(), lr=tr.learning_rate)
     gen = torch.Generator().manual_seed(seed + 1)
-    start_step, best, best_step, history, elapsed = 0, math.inf, 0, [], 0.0
+    start_step, best, best_step, history = 0, math.inf, 0, []
+    elapsed = time.perf_counter() - t_start
     best_state = copy.deepcopy(model.state_dict())
-    ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         saved = torch.load(ckpt, weights_only=True)
         if saved.get("setting") != setting.name or saved.get("architecture") != (architecture or tr.architecture):
@@ -143,7 +199,8 @@ def train_hdpo(
     t0 = time.perf_counter() - elapsed
     batch = min(tr.batch_size, n_train)
     loss_value = math.nan
-    for k in range(start_step, tr.steps):
+    end = tr.steps if stop_after is None else min(tr.steps, stop_after)
+    for k in range(start_step, end):
         for group in opt.param_groups:
             group["lr"] = learning_rate(tr, k)
         idx = torch.randint(n_train, (batch,), generator=gen)

@@ -76,7 +76,7 @@ def _level_range(setting: Setting, i: int, echelon: bool) -> range:
     return range(0, int(math.ceil(top)) + 1)
 
 
-def tune(setting: Setting, name: str, rounds: int = 2) -> tuple[object, float]:
+def tune(setting: Setting, name: str, rounds: int = 2, scenarios: int = SEARCH_SCENARIOS) -> tuple[object, float]:
     """Best parameters of a classical policy family on the training scenarios.
 
     Parameters
@@ -87,6 +87,8 @@ def tune(setting: Setting, name: str, rounds: int = 2) -> tuple[object, float]:
         ``"constant"``, ``"base-stock"``, ``"capped-base-stock"`` or ``"echelon-base-stock"``.
     rounds
         Coordinate-search rounds for networks with several locations.
+    scenarios
+        How many of the training scenarios to simulate (the first ones).
 
     Returns
     -------
@@ -97,7 +99,7 @@ def tune(setting: Setting, name: str, rounds: int = 2) -> tuple[object, float]:
     if name not in rules:
         raise InputError(f"no tuner for policy {name!r}; choose one of {', '.join(rules)}")
     net = NetworkTensors.from_setting(setting)
-    scen = make_scenarios(setting, "train", 0, min(SEARCH_SCENARIOS, setting.train.scenarios))
+    scen = make_scenarios(setting, "train", 0, min(scenarios, setting.train.scenarios))
     n = net.n
     if name == "constant":
         grids = [range(0, int(math.ceil(2 * float(net.flow_mean[i]))) + 2) for i in range(n)]

@@ -161,7 +161,9 @@ def _validated_matrix(matrix: Any) -> np.ndarray:
         raise InputError(f"distance matrix weights must be integers, got {arr[i, j]:g} at ({i}, {j})")
     if not np.array_equal(arr, arr.T):
         i, j = np.argwhere(arr != arr.T)[0]
-        raise InputError(f"distance matrix is not symmetric: ({i}, {j}) is {arr[i, j]:g} but ({j}, {i}) is {arr[j, i]:g}")
+        raise InputError(
+            f"distance matrix is not symmetric: ({i}, {j}) is {arr[i, j]:g} but ({j}, {i}) is {arr[j, i]:g}"
+        )
     out = arr.astype(np.int64)
     out.setflags(write=False)
     return out
@@ -249,7 +251,10 @@ def read(path: str | Path) -> TSPInstance:
         )
     for section in _OTHER_SECTIONS:
         if section in tf.sections:
-            raise tf.error(f"{section} is not supported in a TSP file (this reader has no forced edges, depots or demands)", tf.section_lines[section])
+            raise tf.error(
+                f"{section} is not supported in a TSP file (this reader has no forced edges, depots or demands)",
+                tf.section_lines[section],
+            )
     n = tf.integer("DIMENSION", minimum=2)
     ewt = tf.require("EDGE_WEIGHT_TYPE").upper()
     if ewt not in EDGE_WEIGHT_TYPES:
@@ -273,9 +278,11 @@ def read(path: str | Path) -> TSPInstance:
             coords = None
     else:
         coords = _read_coords(tf, n, "NODE_COORD_SECTION")
-    name = tf.specs.get("NAME") or Path(path).stem
+    name = tf.specs.get("NAME", "").strip() or Path(path).stem
+    if name.lower().endswith(".tsp") and len(name) > 4:  # ulysses16 says "NAME: ulysses16.tsp"
+        name = name[:-4]
     try:
-        return TSPInstance(name.strip().replace("\n", " "), coords, ewt, matrix, tf.specs.get("COMMENT", ""))
+        return TSPInstance(name, coords, ewt, matrix, tf.specs.get("COMMENT", ""))
     except InputError as exc:  # everything is validated above; this is a safety net
         raise InputError(exc.message, path) from None
 
@@ -386,7 +393,8 @@ def read_tour(path: str | Path, instance: TSPInstance) -> list[int]:
     if "TYPE" in tf.specs:
         kind = tf.specs["TYPE"].split()[0].upper() if tf.specs["TYPE"].split() else ""
         if kind != "TOUR":
-            raise tf.error(f"TYPE {tf.specs['TYPE']!r} is not a tour file (expected TYPE : TOUR)", tf.spec_lines["TYPE"])
+            raise tf.error(f"TYPE {tf.specs['TYPE']!r} is not a tour file (expected TYPE : TOUR)",
+                           tf.spec_lines["TYPE"])
     n = instance.n
     if "DIMENSION" in tf.specs:
         dim = tf.integer("DIMENSION", minimum=1)
@@ -421,7 +429,9 @@ def read_tour(path: str | Path, instance: TSPInstance) -> list[int]:
     return nodes
 
 
-def write_solution(instance: TSPInstance, tour: Sequence[int], path: str | Path, objective: float | None = None) -> None:
+def write_solution(
+    instance: TSPInstance, tour: Sequence[int], path: str | Path, objective: float | None = None
+) -> None:
     """Write ``tour`` as a TSPLIB95 ``.tour`` file (1-based nodes, ``-1``, ``EOF``).
 
     Parameters
@@ -522,12 +532,24 @@ def _check_scale(scale: Any) -> int:
 
 
 def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise InputError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise InputError(f"rng must be a numpy Generator or a non-negative integer seed, got {rng!r}")
 
 
-def generate_uniform(size: int, rng: np.random.Generator, *, scale: int = 1_000_000) -> TSPInstance:
+def _check_name(name: Any, default: str) -> str:
+    if name is None:
+        return default
+    if not isinstance(name, str) or not name.strip() or "\n" in name:
+        raise InputError(f"instance name must be a non-empty single-line string, got {name!r}")
+    return name
+
+
+def generate_uniform(
+    size: int, rng: np.random.Generator | int, *, scale: int = 1_000_000, name: str | None = None
+) -> TSPInstance:
     """Nodes with integer coordinates drawn uniformly from ``[0, scale]^2`` (EUC_2D).
 
     Parameters
@@ -535,9 +557,11 @@ def generate_uniform(size: int, rng: np.random.Generator, *, scale: int = 1_000_
     size
         Number of nodes, at least 2.
     rng
-        Random generator; the instance depends only on its state.
+        Random generator (or an integer seed); the instance depends only on its state.
     scale
         Side of the square; the default ``10**6`` makes TSPLIB rounding negligible.
+    name
+        Instance name; default ``uniform-<size>``.
 
     Returns
     -------
@@ -546,20 +570,22 @@ def generate_uniform(size: int, rng: np.random.Generator, *, scale: int = 1_000_
     Raises
     ------
     InputError
-        On a bad size, scale or generator.
+        On a bad size, scale, name or generator.
     """
     size, scale, rng = _check_size(size), _check_scale(scale), _check_rng(rng)
+    name = _check_name(name, f"uniform-{size}")
     coords = rng.integers(0, scale, size=(size, 2), endpoint=True).astype(np.float64)
-    return TSPInstance(f"uniform-{size}", coords, "EUC_2D", None, f"uniform random, {size} nodes in [0, {scale}]^2")
+    return TSPInstance(name, coords, "EUC_2D", None, f"uniform random, {size} nodes in [0, {scale}]^2")
 
 
 def generate_clustered(
     size: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | int,
     *,
     scale: int = 1_000_000,
     clusters: int | None = None,
     std: float | None = None,
+    name: str | None = None,
 ) -> TSPInstance:
     """Nodes in Gaussian clusters around uniform centres, as in the DIMACS TSP challenge generator.
 
@@ -572,13 +598,15 @@ def generate_clustered(
     size
         Number of nodes, at least 2.
     rng
-        Random generator.
+        Random generator (or an integer seed).
     scale
         Side of the square.
     clusters
         Number of centres; default ``max(1, size // 100)``.
     std
         Standard deviation of the offsets; default ``scale / sqrt(size)``.
+    name
+        Instance name; default ``clustered-<size>``.
 
     Returns
     -------
@@ -587,9 +615,10 @@ def generate_clustered(
     Raises
     ------
     InputError
-        On a bad size, scale, number of clusters, deviation or generator.
+        On a bad size, scale, number of clusters, deviation, name or generator.
     """
     size, scale, rng = _check_size(size), _check_scale(scale), _check_rng(rng)
+    name = _check_name(name, f"clustered-{size}")
     if clusters is None:
         clusters = max(1, size // 100)
     if isinstance(clusters, bool) or not isinstance(clusters, (int, np.integer)) or not 1 <= clusters <= size:
@@ -603,7 +632,7 @@ def generate_clustered(
     points = centres[owner] + rng.normal(0.0, float(std), size=(size, 2))
     coords = np.clip(np.rint(points), 0, scale)
     return TSPInstance(
-        f"clustered-{size}", coords, "EUC_2D", None,
+        name, coords, "EUC_2D", None,
         f"clustered random, {size} nodes, {clusters} clusters, std {float(std):g}, in [0, {scale}]^2",
     )
 

@@ -245,7 +245,9 @@ def _geo_radians(coords: np.ndarray) -> np.ndarray:
     return pi * (deg + 5.0 * minutes / 3.0) / 180.0
 
 
-def _distances(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, edge_weight_type: str) -> np.ndarray:
+def _distances(
+    ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray, edge_weight_type: str
+) -> np.ndarray:
     """TSPLIB distances between points ``(ax, ay)`` and ``(bx, by)``; the arrays broadcast."""
     ewt = edge_weight_type.upper()
     if ewt == "GEO":

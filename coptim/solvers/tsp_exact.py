@@ -1,9 +1,12 @@
 """Exact TSP for small instances.
 
 * ``n <= HELD_KARP_MAX_NODES`` (16): Held-Karp dynamic programming over subsets, vectorised
-  with numpy (``O(2^n n^2)`` work, a few MB of memory).
+  with numpy (``O(2^n n^2)`` work, a few MB of memory, about 0.02 s for 16 nodes; it does not
+  check the time limit).
 * up to ``EXACT_MAX_NODES`` (200): OR-Tools CP-SAT with an ``AddCircuit`` constraint, started
-  from a 2-opt + Or-opt tour as hint. Status ``"optimal"`` only when CP-SAT proves it; otherwise
+  from a 2-opt + Or-opt tour as hint, with ``linearization_level = 2`` so that the circuit's LP
+  relaxation and cuts are used (a random 40-node instance: well under a second instead of about
+  40 s at the default level). Status ``"optimal"`` only when CP-SAT proves it; otherwise
   ``"time_limit"`` with CP-SAT's proven lower bound as ``dual_bound``.
 
 Larger instances are refused: the circuit model has ``n(n-1)`` arc variables.
@@ -109,7 +112,7 @@ def _circuit(dist: np.ndarray, hint: np.ndarray, time_limit: float, seed: int, w
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.01, time_limit)
     solver.parameters.num_workers = workers
-    solver.parameters.linearization_level = 2  # circuit LP cuts: 40 random nodes in ~0.3 s instead of ~40 s
+    solver.parameters.linearization_level = 2  # see the module docstring
     solver.parameters.random_seed = int(seed) % (2**31)
     code = solver.solve(model)
     name = solver.status_name(code)

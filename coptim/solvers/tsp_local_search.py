@@ -1,13 +1,16 @@
 """2-opt and Or-opt local search for the TSP, as pure functions of (tour, distance matrix).
 
-Both use neighbour lists (the ``neighbours`` nearest nodes of each node) and a queue of
-"active" nodes (don't-look bits): a node is examined, and re-examined only after a move
-touched it. For one node all candidate moves are evaluated at once with numpy.
+Both work in two phases. First, neighbour lists (the ``neighbours`` nearest nodes of each
+node) and a queue of "active" nodes (don't-look bits): a node is examined, and re-examined
+only after a move touched it; for one node all its candidate moves are evaluated at once
+with numpy. Second, an exhaustive check of every move (all ``n(n-1)/2`` edge pairs for
+2-opt; all segments and insertion edges for Or-opt), vectorised in blocks of rows; if it
+finds an improving move, that move is applied and the first phase resumes. So, unless
+stopped by a time or move limit, the result is a true local optimum, not only one with
+respect to the neighbour lists.
 
-:func:`two_opt` then confirms the result with an exhaustive check of all ``n(n-1)/2`` edge
-pairs (vectorised in blocks), so that it returns a true 2-opt local optimum, not only one
-with respect to the neighbour lists. :func:`or_opt` moves segments of 1 to 3 nodes, in both
-orientations, next to a neighbour of one of their ends. :func:`local_search` alternates the two.
+:func:`two_opt` exchanges two edges (reversing a path). :func:`or_opt` moves a segment of
+1 to 3 nodes elsewhere, in either orientation. :func:`local_search` alternates the two.
 
 The functions never modify their arguments and accept integer or float matrices; learned
 solvers reuse them to improve their tours.
@@ -325,6 +328,44 @@ def _move_segment(t: np.ndarray, pos: np.ndarray, i: int, length: int, u: int, r
     return out
 
 
+def _best_exhaustive_segment_move(t: np.ndarray, dist: np.ndarray,
+                                  budget: _Budget) -> tuple[float, int, int, int, bool]:
+    """Best Or-opt move over all segments and all insertion edges; ``(gain, i, length, u, reverse)``.
+
+    The segment is ``t[i .. i+length-1]`` (cyclic); it goes between ``u`` and its successor.
+    """
+    n = t.size
+    nxt = np.roll(t, -1)
+    edge = dist[t, nxt]
+    best = (0.0, -1, 0, -1, False)
+    rows = max(1, _BLOCK_ENTRIES // n)
+    offsets = np.arange(n)
+    for length in (1, 2, 3):
+        if n < length + 3:
+            break
+        first = t
+        last = np.roll(t, -(length - 1))
+        prev = np.roll(t, 1)
+        after = np.roll(t, -length)
+        base = dist[prev, first] + dist[last, after] - dist[prev, after]
+        for start in range(0, n, rows):
+            if budget.spent():
+                return best
+            stop = min(n, start + rows)
+            f, la = first[start:stop], last[start:stop]
+            fwd = dist[np.ix_(f, t)] + dist[np.ix_(la, nxt)]  # u = t[k] then first .. last then t[k+1]
+            rev = dist[np.ix_(la, t)] + dist[np.ix_(f, nxt)]
+            gain = base[start:stop, None] + edge[None, :] - np.minimum(fwd, rev)
+            # Edges k = i-1 .. i+length-1 touch the segment.
+            touching = (offsets[None, :] - np.arange(start, stop)[:, None] + 1) % n <= length
+            gain[touching] = 0
+            flat = int(np.argmax(gain))
+            r, k = divmod(flat, n)
+            if gain[r, k] > best[0]:
+                best = (float(gain[r, k]), start + r, length, int(t[k]), bool(rev[r, k] < fwd[r, k]))
+    return best
+
+
 def _or_opt(t: np.ndarray, dist: np.ndarray, budget: _Budget, near: np.ndarray) -> np.ndarray:
     n = t.size
     t = t.copy()
@@ -335,20 +376,31 @@ def _or_opt(t: np.ndarray, dist: np.ndarray, budget: _Budget, near: np.ndarray) 
     tol = _tolerance(dist)
     queue = deque(t.tolist())
     queued = np.ones(n, dtype=bool)
-    while queue and not budget.spent():
-        a = queue.popleft()
-        queued[a] = False
-        gain, length, u, v, reverse = _or_opt_node(a, t, pos, dist, near, tol)
-        if gain <= tol:
-            continue
-        i = int(pos[a])
-        touched = (a, int(t[(i + length - 1) % n]), int(t[i - 1]), int(t[(i + length) % n]), u, v)
-        t = _move_segment(t, pos, i, length, u, reverse)
+
+    def apply(i: int, length: int, u: int, reverse: bool) -> np.ndarray:
+        v = int(t[(pos[u] + 1) % n])
+        touched = (int(t[i]), int(t[(i + length - 1) % n]), int(t[i - 1]), int(t[(i + length) % n]), u, v)
+        new = _move_segment(t, pos, i, length, u, reverse)
         budget.moves += 1
         for node in touched:
             if not queued[node]:
                 queued[node] = True
                 queue.append(node)
+        return new
+
+    while not budget.spent():
+        while queue:
+            if budget.spent():
+                return t
+            a = queue.popleft()
+            queued[a] = False
+            gain, length, u, _, reverse = _or_opt_node(a, t, pos, dist, near, tol)
+            if gain > tol:
+                t = apply(int(pos[a]), length, u, reverse)
+        gain, i, length, u, reverse = _best_exhaustive_segment_move(t, dist, budget)
+        if gain <= tol or budget.exhausted:
+            break
+        t = apply(i, length, u, reverse)
     return t
 
 
@@ -362,8 +414,8 @@ def or_opt(
 ) -> np.ndarray:
     """Improve ``tour`` by moving segments of 1 to 3 consecutive nodes elsewhere.
 
-    A segment may be inserted in either orientation between two tour neighbours, one of
-    which is among the ``neighbours`` nearest nodes of an end of the segment.
+    Moves next to the ``neighbours`` nearest nodes of a segment's ends are tried first; an
+    exhaustive check over all segments and insertion edges then confirms the local optimum.
 
     Parameters
     ----------
@@ -381,7 +433,8 @@ def or_opt(
     Returns
     -------
     numpy.ndarray
-        The improved tour, starting with the same node as ``tour``.
+        The improved tour, starting with the same node as ``tour``. Unless stopped early no
+        segment of 1 to 3 nodes can be moved elsewhere (in either orientation) to shorten it.
 
     Raises
     ------

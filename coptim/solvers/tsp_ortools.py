@@ -4,6 +4,10 @@
 given tour (the learned solvers seed it with a policy's tour). OR-Tools routing has no
 random seed; with a metaheuristic such as guided local search it searches until the time
 limit, so its result can vary slightly with machine speed.
+
+Measured caveat for seeding: guided local search started from a tour that is already a
+2-opt + Or-opt local optimum improved it very little (200 uniform nodes, 10 s: 0.05 %), while
+the same search from PATH_CHEAPEST_ARC ended 1.6 % shorter than that seeded result.
 """
 
 from __future__ import annotations
@@ -117,8 +121,11 @@ def solve_ortools(
     else:
         solution = routing.SolveWithParameters(params)
     status_name = routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status())
-    stats = {"ortools_status": status_name, "first_solution": first_solution.upper() if init is None else "INITIAL_TOUR",
-             "metaheuristic": metaheuristic.upper()}
+    stats = {
+        "ortools_status": status_name,
+        "first_solution": first_solution.upper() if init is None else "INITIAL_TOUR",
+        "metaheuristic": metaheuristic.upper(),
+    }
     if solution is None:
         return SolverOutput(None, "no_solution", stats=stats)
     tour = []
