@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import itertools
 from pathlib import Path
 
@@ -289,30 +291,33 @@ def test_ortools_argument_errors():
 
 def test_lkh_finds_the_optimum_of_small_tsplib_instances():
     for name, optimum in (("burma14", 3323), ("ulysses16", 6859), ("fri26", 937)):
-        result = solvers.solve("tsp", tsp.read(DATA / f"{name}.tsp"), "lkh")
+        result = solvers.solve("tsp", tsp.read(DATA / f"{name}.tsp"), "lkh", runs=1)
         assert result.objective == optimum and result.status == "feasible"
-        assert result.stats == {"runs_done": 1, "scaled_by": 1.0}
+        assert result.stats == {"runs": 1, "scaled_by": 1.0}
 
 
 def test_lkh_scales_large_weights_instead_of_crashing():
     inst = _uniform(40, 1, scale=10**9)
     result = solvers.solve("tsp", inst, "lkh", runs=2)
-    assert result.feasible and result.stats["runs_done"] == 2
+    assert result.feasible and result.stats["runs"] == 2
     assert result.stats["scaled_by"] < 1.0
     # The scaled problem is solved near-optimally for the true distances too.
     assert result.objective <= solvers.solve("tsp", inst, "2opt-oropt").objective * 1.01
 
 
-def test_lkh_does_fewer_runs_when_time_is_short():
-    result = solvers.solve("tsp", _uniform(150, 2), "lkh", runs=1000, time_limit=0.05)
-    assert result.feasible and result.status == "time_limit" and result.stats["runs_done"] < 1000
+def test_lkh_stops_at_the_time_limit():
+    inst = _uniform(200, 2)
+    start = time.perf_counter()
+    result = solvers.solve("tsp", inst, "lkh", runs=100_000, time_limit=0.5)
+    assert time.perf_counter() - start < 5  # 100,000 runs would take hours
+    assert result.feasible
 
 
-def test_lkh_seed_permutes_the_input():
-    inst = _uniform(30, 8)
-    a = solvers.solve("tsp", inst, "lkh", seed=1)
-    b = solvers.solve("tsp", inst, "lkh", seed=1)
-    assert a.solution == b.solution  # deterministic for a seed
+def test_lkh_is_deterministic_for_a_seed():
+    inst = _uniform(60, 8)
+    a = solvers.solve("tsp", inst, "lkh", seed=1, runs=1)
+    b = solvers.solve("tsp", inst, "lkh", seed=1, runs=1)
+    assert a.solution == b.solution
 
 
 def test_lkh_runs_argument():

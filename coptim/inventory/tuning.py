@@ -102,7 +102,9 @@ def tune(setting: Setting, name: str, rounds: int = 2, scenarios: int = SEARCH_S
     scen = make_scenarios(setting, "train", 0, min(scenarios, setting.train.scenarios))
     n = net.n
     if name == "constant":
-        grids = [range(0, int(math.ceil(2 * float(net.flow_mean[i]))) + 2) for i in range(n)]
+        # A constant order at or above the mean demand has unbounded long-run cost (the stock
+        # grows without limit), however good it looks over a short training horizon.
+        grids = [range(0, max(1, int(math.ceil(float(net.flow_mean[i]))))) for i in range(n)]
     else:
         grids = [_level_range(setting, i, name == "echelon-base-stock") for i in range(n)]
     if name == "capped-base-stock":

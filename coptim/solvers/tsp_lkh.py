@@ -2,24 +2,21 @@
 
 Notes on elkai 2.0 that shape this module:
 
-* It is always given the integer TSPLIB distance matrix (never coordinates, which it would
-  round to integers), so LKH optimises exactly the instance's objective.
+* LKH is always given the integer TSPLIB distance matrix (never coordinates, which elkai
+  would round to integers), so it optimises exactly the instance's objective.
 * LKH multiplies weights by its PRECISION (100) in 32-bit integers: weights above about
   2e7 overflow and make LKH abort the whole process. Matrices whose largest weight exceeds
   :data:`MAX_LKH_WEIGHT` are therefore scaled down (and rounded) before solving; the tour is
   still measured on the true distances, and ``stats["scaled_by"]`` records the factor.
-* elkai has no time limit and no seed. A single LKH run cannot be interrupted (about 8 s for
-  1000 nodes on our machine). The time limit is respected approximately by the number of runs:
-  one run is always made; further runs are made only while the time left allows, estimated
-  from the first. The seed permutes the node order given to LKH, so different seeds (and the
-  second batch of runs) explore differently.
-* It needs at least 3 nodes and returns a closed tour (the start repeated at the end), which
-  is converted to a permutation.
+* elkai's public ``DistanceMatrix.solve_tsp`` offers neither a seed nor a time limit, so the
+  problem and LKH's parameter file are handed to its extension function
+  ``elkai._elkai.solve_problem(params, problem)`` directly, with LKH-3's own ``SEED``,
+  ``RUNS`` and ``TOTAL_TIME_LIMIT``. LKH checks the time limit between trials, after its
+  preprocessing (the subgradient ascent, a few seconds at 1000 nodes), so a run can exceed
+  a very short limit by that much. (The pin ``elkai>=2,<3`` in pyproject keeps this API.)
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -30,23 +27,30 @@ from coptim.solvers import register
 
 #: Largest weight handed to LKH unscaled (LKH works in int32 with PRECISION 100).
 MAX_LKH_WEIGHT = 10_000_000
-DEFAULT_RUNS = 1
+DEFAULT_RUNS = 10
 
 
-def _lkh_call(work: np.ndarray, perm: np.ndarray, runs: int) -> np.ndarray:
-    """One elkai call on ``work`` with node order ``perm``; returns the tour in original indices."""
-    import elkai
+def _lkh_call(work: np.ndarray, *, runs: int, seed: int, time_limit: float | None) -> np.ndarray:
+    """One LKH-3 call on the symmetric integer matrix ``work``; returns the tour (0-based)."""
+    from elkai import _elkai
 
-    sub = work[np.ix_(perm, perm)]
-    closed = elkai.DistanceMatrix(sub.tolist()).solve_tsp(runs=runs)
-    n = perm.size
-    order = np.asarray(closed[:-1] if len(closed) == n + 1 and closed[0] == closed[-1] else closed, dtype=np.int64)
+    n = work.shape[0]
+    params = f"RUNS = {runs}\nSEED = {seed}\n"
+    if time_limit is not None:
+        params += f"TOTAL_TIME_LIMIT = {max(time_limit, 0.01):.3f}\n"
+    params += "PROBLEM_FILE = :stdin:\n"
+    body = "\n".join(" ".join(map(str, row)) for row in work.tolist())
+    problem = (f"TYPE : TSP\nDIMENSION : {n}\nEDGE_WEIGHT_TYPE : EXPLICIT\n"
+               f"EDGE_WEIGHT_FORMAT : FULL_MATRIX\nEDGE_WEIGHT_SECTION\n{body}\n")
+    order = np.asarray(_elkai.solve_problem(params, problem), dtype=np.int64) - 1
+    if order.size == n + 1 and order[0] == order[-1]:
+        order = order[:-1]
     if order.size != n or not np.array_equal(np.sort(order), np.arange(n)):
-        raise RuntimeError(f"elkai returned {len(closed)} nodes that are not a tour of {n} nodes")
-    return perm[order]
+        raise RuntimeError(f"LKH returned {order.size} nodes that are not a tour of {n} nodes")
+    return order
 
 
-@register("tsp", "lkh", "LKH-3 through elkai on the TSPLIB distance matrix (runs bounded by the time limit)")
+@register("tsp", "lkh", "LKH-3 through elkai on the TSPLIB distance matrix (seeded, time-limited)")
 def solve(instance: TSPInstance, *, time_limit: float | None, seed: int, runs: int = DEFAULT_RUNS) -> SolverOutput:
     """LKH-3 on the instance's integer distance matrix.
 
@@ -55,19 +59,17 @@ def solve(instance: TSPInstance, *, time_limit: float | None, seed: int, runs: i
     instance
         The TSP instance.
     time_limit
-        Seconds; None: all ``runs`` are made. Respected approximately (see module notes):
-        the first run always completes.
+        Seconds for the whole LKH call (LKH's ``TOTAL_TIME_LIMIT``); None: all ``runs``.
     seed
-        Permutes the node order given to LKH.
+        LKH's ``SEED``.
     runs
-        Number of LKH runs (each a full Lin-Kernighan search with ``n`` trials); the best
-        tour is kept.
+        Number of LKH runs (each a Lin-Kernighan search with ``n`` trials); the best tour
+        is kept. The time limit may end the search earlier.
 
     Returns
     -------
     SolverOutput
-        Status ``"feasible"``, or ``"time_limit"`` when fewer runs than asked fitted into
-        the time limit; ``stats`` has ``runs_done`` and ``scaled_by``.
+        Status ``"feasible"``; ``stats`` has ``runs`` and ``scaled_by``.
 
     Raises
     ------
@@ -77,41 +79,17 @@ def solve(instance: TSPInstance, *, time_limit: float | None, seed: int, runs: i
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise InputError(f"runs must be a positive integer, got {runs!r}")
     inst = as_instance(instance)
-    start = time.perf_counter()
     dist = inst.distance_matrix()
     n = inst.n
     if n <= 3:
-        return SolverOutput(list(range(n)), "feasible", stats={"runs_done": 0, "scaled_by": 1.0})
+        return SolverOutput(list(range(n)), "feasible", stats={"runs": 0, "scaled_by": 1.0})
     largest = int(dist.max())
     factor = 1.0
     work = dist
     if largest > MAX_LKH_WEIGHT:
         factor = MAX_LKH_WEIGHT / largest
         work = np.rint(dist * factor).astype(np.int64)
-    rng = np.random.default_rng(seed)
-    best, best_length = None, None
-    done = 0
-    first_call = None
-    while done < runs:
-        if first_call is None:
-            batch = 1
-        else:
-            batch = runs - done
-            if time_limit is not None:
-                left = time_limit - (time.perf_counter() - start)
-                batch = min(batch, int(left // first_call))
-            if batch < 1:
-                break
-        call_start = time.perf_counter()
-        tour = _lkh_call(work, rng.permutation(n), batch)
-        if first_call is None:
-            first_call = time.perf_counter() - call_start
-        done += batch
-        length = int(dist[tour, np.roll(tour, -1)].sum())
-        if best_length is None or length < best_length:
-            best, best_length = tour, length
-    # Start the tour at node 0 for a stable presentation.
-    best = np.roll(best, -int(np.flatnonzero(best == 0)[0]))
-    status = "feasible" if done >= runs and (time_limit is None or time.perf_counter() - start <= time_limit) \
-        else "time_limit"
-    return SolverOutput([int(i) for i in best], status, stats={"runs_done": done, "scaled_by": factor})
+    # LKH's SEED is an unsigned int; 0 would mean "take the clock".
+    tour = _lkh_call(work, runs=runs, seed=int(seed) % (2**31 - 1) + 1, time_limit=time_limit)
+    tour = np.roll(tour, -int(np.flatnonzero(tour == 0)[0]))  # start at node 0
+    return SolverOutput([int(i) for i in tour], "feasible", stats={"runs": runs, "scaled_by": factor})

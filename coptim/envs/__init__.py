@@ -1,0 +1,24 @@
+"""Constructive MDPs for learned solvers: batched torch environments and a single-instance adapter.
+
+See :mod:`coptim.envs.routing` for the batched contract and :mod:`coptim.envs.single` for the
+Gymnasium-style adapter.
+"""
+
+from coptim.envs.routing import (
+    ENVS,
+    CVRPEnv,
+    Env,
+    KnapsackEnv,
+    State,
+    TSPEnv,
+    make,
+    normalise_coords,
+    normalise_coords_torch,
+    symmetry,
+)
+from coptim.envs.single import SingleInstanceEnv
+
+__all__ = [
+    "ENVS", "CVRPEnv", "Env", "KnapsackEnv", "State", "TSPEnv", "SingleInstanceEnv", "make",
+    "normalise_coords", "normalise_coords_torch", "symmetry",
+]

@@ -1,0 +1,98 @@
+"""Checkpoints and shipped weights: atomic writes, safe loads (``weights_only=True``), validation."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from coptim.errors import InputError
+from coptim.policies.attention import AttentionModel, ModelConfig
+
+FORMAT = "coptim-pomo-v1"
+#: Default largest instance a policy accepts (attention memory grows with nodes^2 x starts).
+DEFAULT_MAX_NODES = 1000
+
+
+def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same directory, fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; a clear :class:`InputError` if it is unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError,
+            AttributeError, TypeError) as exc:
+        raise InputError(f"checkpoint {path} is corrupted, truncated or not a coptim checkpoint "
+                         f"({type(exc).__name__})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise InputError(f"{path} is not a coptim POMO checkpoint (expected format {FORMAT!r})")
+    return obj
+
+
+def policy_payload(model: AttentionModel, size: int, max_nodes: int = DEFAULT_MAX_NODES,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a weights file holds: format, problem, training size, size limit, architecture, weights."""
+    return {
+        "format": FORMAT, "problem": model.cfg.problem, "size": int(size), "max_nodes": int(max_nodes),
+        "model_config": model.cfg.to_dict(), "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        **(extra or {}),
+    }
+
+
+def model_from_payload(obj: dict[str, Any], path: str | Path, problem: str | None = None) -> AttentionModel:
+    """Build and load the model of a checkpoint, checking problem and architecture."""
+    if problem is not None and obj.get("problem") != problem:
+        raise InputError(f"checkpoint {path} is for problem {obj.get('problem')!r}, not {problem!r}")
+    try:
+        cfg = ModelConfig.from_dict(obj.get("model_config"))
+    except (InputError, TypeError) as exc:
+        raise InputError(f"checkpoint {path} has an invalid model configuration: {exc}") from None
+    if cfg.problem != obj.get("problem"):
+        raise InputError(f"checkpoint {path} says problem {obj.get('problem')!r} but its model is for {cfg.problem!r}")
+    for key in ("size", "max_nodes"):
+        v = obj.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"checkpoint {path} has an invalid {key} {v!r}")
+    model = AttentionModel(cfg)
+    state = obj.get("model")
+    if not isinstance(state, dict):
+        raise InputError(f"checkpoint {path} has no model weights")
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"checkpoint {path} does not match its declared architecture: {first}") from None
+    for name, t in model.state_dict().items():
+        if not torch.isfinite(t).all():
+            raise InputError(f"checkpoint {path} has non-finite weights in {name}")
+    model.eval()
+    return model
+
+
+def load_policy(path: str | Path, problem: str | None = None) -> tuple[AttentionModel, dict[str, Any]]:
+    """The model of a weights or training checkpoint file, and its metadata (without the tensors)."""
+    obj = load_file(path)
+    model = model_from_payload(obj, path, problem)
+    meta = {k: v for k, v in obj.items() if k not in ("model", "optimizer", "rng")}
+    return model, meta

@@ -1,0 +1,330 @@
+"""POMO training: REINFORCE with the shared multi-start (and optional augmentation) baseline.
+
+For every training instance the policy samples one rollout from each of ``starts`` distinct
+first actions, on ``augment`` symmetric copies of the instance; the baseline of a rollout is the
+mean reward over all rollouts of the same instance (Kwon et al. 2020), so no critic is needed.
+
+Resumable: a checkpoint (model, optimiser, the training RNG state, step, epoch, CPU time used)
+is written atomically every ``checkpoint_every`` steps and at the end of each epoch; training
+started again with the same ``out`` directory continues from it and produces exactly the
+weights of an uninterrupted run. Each epoch ends with a validation on a fixed seeded set of
+instances whose reference objectives (from a classical solver run through
+:func:`coptim.solvers.solve`) are cached on disk; the gaps are measured with the problem's
+checker on the original instances.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from coptim.envs.routing import make
+from coptim.errors import InputError
+from coptim.policies.attention import AttentionModel, ModelConfig
+from coptim.policies.decoding import decode, rollout, sampling_select
+from coptim.training.checkpoint import DEFAULT_MAX_NODES, load_file, model_from_payload, policy_payload, save_atomic
+
+CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
+               "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
+#: The validation/reference generator of each problem.
+VAL_GENERATOR = {"tsp": "uniform", "cvrp": "uniform", "knapsack": "uncorrelated"}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint)."""
+
+    problem: str
+    size: int
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-6
+    starts: int | None = None
+    augment: int = 1
+    seed: int = 0
+    val_size: int = 200
+    val_seed: int = 1234
+    reference_solver: str | None = None
+    reference_time_limit: float | None = None
+    checkpoint_every: int = 50
+    max_grad_norm: float | None = None
+    max_nodes: int = DEFAULT_MAX_NODES
+    model: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        make(self.problem)
+        for name in ("size", "epochs", "steps_per_epoch", "batch_size", "augment", "val_size", "checkpoint_every",
+                     "max_nodes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        if self.problem == "tsp" and self.size < 2:
+            raise InputError("a TSP needs at least 2 nodes")
+        if self.starts is not None and (isinstance(self.starts, bool) or not isinstance(self.starts, int)
+                                        or not 1 <= self.starts <= self.size):
+            raise InputError(f"starts must be an integer between 1 and the size {self.size}, got {self.starts!r}")
+        if self.augment > 1 and self.problem == "knapsack":
+            raise InputError("symmetry augmentation applies to routing problems, not knapsack")
+        if self.augment > 8:
+            raise InputError(f"augment must be between 1 and 8, got {self.augment}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"learning rate must be a positive number, got {self.lr!r}")
+        if self.size > self.max_nodes:
+            raise InputError(f"size {self.size} is above the policy's node limit {self.max_nodes}")
+        self.model = ModelConfig.from_dict({**self.model, "problem": self.problem}).to_dict()
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def num_starts(self) -> int:
+        return self.starts or self.size
+
+
+def default_reference_solver(problem: str, size: int) -> tuple[str, float | None]:
+    """The classical solver that gives the validation references: exact or near-exact where cheap."""
+    if problem == "tsp":
+        return ("exact", None) if size <= 16 else ("lkh", None)
+    if problem == "cvrp":
+        return "pyvrp", 2.0
+    return "dp", None
+
+
+def validation_instances(problem: str, size: int, count: int, seed: int) -> list[Any]:
+    """The fixed validation set: instance ``i`` from the problem's generator with seed ``(seed, i)``."""
+    from coptim import problems
+
+    gen = problems.get(problem).generators[VAL_GENERATOR[problem]]
+    return [gen(size, np.random.default_rng([seed, i]), name=f"val-{problem}{size}-s{seed}-{i}") for i in range(count)]
+
+
+def reference_objectives(problem: str, instances: list[Any], solver: str, time_limit: float | None,
+                         cache: Path | None) -> list[float]:
+    """Objectives of ``solver`` on ``instances`` (through :func:`coptim.solvers.solve`), cached in ``cache``."""
+    from coptim import solvers
+
+    key = {"problem": problem, "solver": solver, "time_limit": time_limit,
+           "names": [inst.name for inst in instances], "n": [int(inst.n) for inst in instances]}
+    if cache is not None and cache.is_file():
+        try:
+            stored = json.loads(cache.read_text())
+            if stored.get("key") == key:
+                return [float(v) for v in stored["objectives"]]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            pass  # recompute a damaged cache
+    objectives = []
+    for inst in instances:
+        res = solvers.solve(problem, inst, solver, time_limit=time_limit)
+        if not res.feasible or res.objective is None:
+            raise RuntimeError(f"reference solver {solver} found no feasible solution for {inst.name}")
+        objectives.append(float(res.objective))
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp")
+        tmp.write_text(json.dumps({"key": key, "objectives": objectives}))
+        tmp.replace(cache)
+    return objectives
+
+
+def evaluate_gap(model: AttentionModel, problem: str, instances: list[Any], references: list[float],
+                 strategy: str = "greedy", batch_size: int = 250, **options: Any) -> tuple[float, list[float]]:
+    """Mean gap (percent) of a decoding strategy to the references, measured by the checker."""
+    from coptim import problems
+
+    prob = problems.get(problem)
+    env = make(problem)
+    objs: list[float] = []
+    for lo in range(0, len(instances), batch_size):
+        chunk = instances[lo:lo + batch_size]
+        sols = decode(model, env, env.from_instances(chunk), strategy, **options).solutions(env)
+        for inst, sol in zip(chunk, sols):
+            verdict = prob.check(inst, sol)
+            if not verdict.feasible:
+                raise RuntimeError(f"learned policy produced an infeasible solution: {verdict.violations[0]}")
+            objs.append(float(verdict.objective))
+    gaps = [problems.gap_percent(o, r, prob.sense) for o, r in zip(objs, references)]
+    return float(np.mean(gaps)), objs
+
+
+def new_model(cfg: TrainConfig) -> AttentionModel:
+    """The model of ``cfg`` with weights drawn from ``cfg.seed`` (the global torch RNG is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return AttentionModel(ModelConfig.from_dict(cfg.model))
+
+
+def pomo_loss(model: AttentionModel, env, data: dict[str, torch.Tensor], starts: int, augment: int,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The POMO REINFORCE loss of one batch and the mean reward."""
+    batch = env.batch_size(data)
+    data = env.augment(data, augment)
+    fresh = env.reset(data, 1)
+    first = env.start_actions(fresh, starts)
+    roll = rollout(model, env, data, sampling_select(generator), starts=first)
+    reward = roll.reward.view(augment, batch, starts)
+    baseline = reward.mean(dim=(0, 2), keepdim=True)
+    advantage = (reward - baseline).view_as(roll.log_prob)
+    loss = -(advantage.detach() * roll.log_prob).mean()
+    return loss, roll.reward.mean().detach()
+
+
+def _rewrite_log(path: Path, upto_step: int) -> None:
+    """Drop log rows written after the checkpoint we resume from (a killed run may have left some)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= upto_step]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def _append_log(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        fh.flush()
+
+
+def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, time_budget_s: float | None = None,
+          on_step: Callable[[int, int, dict[str, Any]], None] | None = None,
+          reference_cache: str | Path | None = None, validate: bool = True) -> dict[str, Any]:
+    """Train (or resume) a POMO policy; returns a summary dict.
+
+    Parameters
+    ----------
+    cfg
+        The run's configuration; a checkpoint in ``out`` must have been made with the same one.
+    out
+        Directory for ``checkpoint.pt`` (resumable state), ``policy.pt`` (last weights),
+        ``best.pt`` (best validation greedy gap), ``log.csv`` and ``reference.json``.
+    stop_after
+        Stop (with a checkpoint) after this many steps in this call, e.g. to test resuming.
+    time_budget_s
+        Stop (with a checkpoint) once this much training CPU time (this process, validation
+        excluded, summed over resumed runs) has been used.
+    on_step
+        ``on_step(step, total_steps, info)`` after each step (progress bars).
+    reference_cache
+        Where to cache the validation references (default ``out/reference.json``).
+    validate
+        False skips the validation (tests of the loop itself).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    log_path = out / "log.csv"
+    env = make(cfg.problem)
+    model = new_model(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    step, train_cpu, train_wall, samples = 0, 0.0, 0.0, 0
+    best_gap = math.inf
+    cfg_dict = asdict(cfg)
+    if ckpt_path.exists():
+        obj = load_file(ckpt_path)
+        if obj.get("problem") != cfg.problem or obj.get("size") != cfg.size:
+            raise InputError(f"{ckpt_path} is a checkpoint for {obj.get('problem')} size {obj.get('size')}, "
+                             f"not {cfg.problem} size {cfg.size}; use another output directory")
+        if obj.get("train_config") != cfg_dict:
+            diff = sorted(k for k in cfg_dict if obj.get("train_config", {}).get(k) != cfg_dict[k])
+            raise InputError(f"{ckpt_path} was made with other training settings ({', '.join(diff)}); "
+                             "use the same settings to resume or another output directory")
+        model = model_from_payload(obj, ckpt_path, cfg.problem)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer.load_state_dict(obj["optimizer"])
+        generator.set_state(obj["rng"])
+        step, train_cpu, train_wall = int(obj["step"]), float(obj["train_cpu_s"]), float(obj["train_wall_s"])
+        samples, best_gap = int(obj["samples"]), float(obj["best_gap"])
+        _rewrite_log(log_path, step)
+    model.train()
+
+    def save_checkpoint() -> None:
+        save_atomic(policy_payload(model, cfg.size, cfg.max_nodes, extra={
+            "optimizer": optimizer.state_dict(), "rng": generator.get_state(), "step": step,
+            "epoch": step // cfg.steps_per_epoch, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
+            "samples": samples, "best_gap": best_gap, "train_config": cfg_dict}), ckpt_path)
+
+    val_insts, refs = None, None
+    if validate:
+        solver, limit = cfg.reference_solver, cfg.reference_time_limit
+        if solver is None:
+            solver, limit = default_reference_solver(cfg.problem, cfg.size)
+        val_insts = validation_instances(cfg.problem, cfg.size, cfg.val_size, cfg.val_seed)
+        cache = Path(reference_cache) if reference_cache else out / "reference.json"
+        refs = reference_objectives(cfg.problem, val_insts, solver, limit, cache)
+
+    done_here = 0
+    loss_sum, reward_sum, count = 0.0, 0.0, 0
+    stopped = "finished"
+    while step < cfg.total_steps:
+        if stop_after is not None and done_here >= stop_after:
+            stopped = "stop_after"
+            break
+        if time_budget_s is not None and train_cpu >= time_budget_s:
+            stopped = "time_budget"
+            break
+        c0, w0 = time.process_time(), time.perf_counter()
+        data = env.generate(cfg.batch_size, cfg.size, generator)
+        loss, mean_reward = pomo_loss(model, env, data, cfg.num_starts, cfg.augment, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        train_cpu += time.process_time() - c0
+        train_wall += time.perf_counter() - w0
+        step += 1
+        done_here += 1
+        samples += cfg.batch_size
+        loss_sum, reward_sum, count = loss_sum + float(loss.detach()), reward_sum + float(mean_reward), count + 1
+        info = {"loss": float(loss.detach()), "reward": float(mean_reward), "train_cpu_s": train_cpu}
+        epoch_end = step % cfg.steps_per_epoch == 0
+        if epoch_end:
+            row = {"epoch": step // cfg.steps_per_epoch, "step": step, "samples": samples,
+                   "train_cpu_s": round(train_cpu, 3), "train_wall_s": round(train_wall, 3),
+                   "samples_per_s": round(samples / max(train_cpu, 1e-9), 2),
+                   "loss": loss_sum / max(count, 1), "mean_reward": reward_sum / max(count, 1)}
+            loss_sum, reward_sum, count = 0.0, 0.0, 0
+            if validate:
+                v0 = time.perf_counter()
+                model.eval()
+                g_gap, _ = evaluate_gap(model, cfg.problem, val_insts, refs, "greedy")
+                m_gap, _ = evaluate_gap(model, cfg.problem, val_insts, refs, "multistart")
+                model.train()
+                row.update(val_greedy_gap_pct=g_gap, val_multistart_gap_pct=m_gap,
+                           val_time_s=round(time.perf_counter() - v0, 3))
+                info.update(val_greedy_gap_pct=g_gap, val_multistart_gap_pct=m_gap)
+                if g_gap < best_gap:
+                    best_gap = g_gap
+                    save_atomic(policy_payload(model, cfg.size, cfg.max_nodes,
+                                               extra={"step": step, "val_greedy_gap_pct": g_gap}), out / "best.pt")
+            save_checkpoint()
+            _append_log(log_path, row)
+        elif step % cfg.checkpoint_every == 0:
+            save_checkpoint()
+        if on_step is not None:
+            on_step(step, cfg.total_steps, info)
+    if step % cfg.steps_per_epoch != 0 or stopped == "finished":
+        save_checkpoint()
+    save_atomic(policy_payload(model, cfg.size, cfg.max_nodes, extra={"step": step}), out / "policy.pt")
+    return {"step": step, "samples": samples, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
+            "samples_per_cpu_s": samples / max(train_cpu, 1e-9), "best_val_greedy_gap_pct": best_gap,
+            "stopped": stopped, "out": str(out)}

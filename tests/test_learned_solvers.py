@@ -1,0 +1,146 @@
+"""Learned solvers through the solver registry: feasible answers, clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import coptim.solvers.learned as learned
+from coptim import problems, solvers
+from coptim.errors import InputError
+from coptim.problems.cvrp import CVRPInstance
+from coptim.problems.knapsack import KnapsackInstance
+from coptim.problems.tsp import TSPInstance
+from coptim.training import TrainConfig, train
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {"dim": 16, "layers": 1, "heads": 2, "ff": 32}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    base = tmp_path_factory.mktemp("learned")
+    paths = {}
+    for problem, size in (("tsp", 8), ("cvrp", 6), ("knapsack", 8)):
+        cfg = TrainConfig(problem, size, epochs=1, steps_per_epoch=2, batch_size=4, seed=0, max_nodes=60, model=TINY)
+        train(cfg, base / problem, validate=False)
+        paths[problem] = str(base / problem / "policy.pt")
+    return paths
+
+
+@pytest.mark.parametrize("decode", ["greedy", "multistart", "aug8", "sample", "beam"])
+def test_learned_tsp_on_tsplib_files_of_every_distance_type(checkpoints, data_dir, decode):
+    for name in ("burma14", "ulysses16", "att48", "berlin52"):  # GEO, GEO, ATT, EUC_2D
+        inst = problems.get("tsp").read(data_dir / "tsp" / f"{name}.tsp")
+        res = solvers.solve("tsp", inst, "learned-tsp", checkpoint=checkpoints["tsp"], decode=decode,
+                            samples=2, beam_width=2)
+        assert res.feasible and res.status == "feasible"
+        assert res.objective == problems.get("tsp").check(inst, res.solution).objective
+        assert res.stats["decode"] == decode
+
+
+def test_learned_cvrp_and_knapsack(checkpoints, data_dir):
+    inst = problems.get("cvrp").read(data_dir / "cvrp" / "E-n22-k4.vrp")
+    for decode in ("greedy", "aug8", "beam"):
+        res = solvers.solve("cvrp", inst, "learned-cvrp", checkpoint=checkpoints["cvrp"], decode=decode)
+        assert res.feasible
+    kp = problems.get("knapsack").generators["strongly-correlated"](30, np.random.default_rng(0))
+    res = solvers.solve("knapsack", kp, "learned-knapsack", checkpoint=checkpoints["knapsack"])
+    assert res.feasible and res.objective > 0
+    with pytest.raises(InputError):
+        solvers.solve("knapsack", kp, "learned-knapsack", checkpoint=checkpoints["knapsack"], decode="aug8")
+
+
+def test_knapsack_items_heavier_than_the_capacity(checkpoints):
+    kp = KnapsackInstance("heavy", [100, 1, 2, 50], [99, 1, 1, 10], 5)
+    res = solvers.solve("knapsack", kp, "learned-knapsack", checkpoint=checkpoints["knapsack"], decode="greedy")
+    assert res.feasible and res.solution == [1, 2] and res.objective == 3
+    none_fits = KnapsackInstance("none", [3, 4], [9, 9], 2)
+    res = solvers.solve("knapsack", none_fits, "learned-knapsack", checkpoint=checkpoints["knapsack"])
+    assert res.feasible and res.solution == [] and res.objective == 0
+    zero_cap = KnapsackInstance("zero", [3, 4, 5], [0, 2, 0], 0)
+    res = solvers.solve("knapsack", zero_cap, "learned-knapsack", checkpoint=checkpoints["knapsack"])
+    assert res.feasible and res.objective == 8
+
+
+def test_duplicate_coordinates_and_tiny_or_huge_scales(checkpoints):
+    coords = np.array([[5.0, 5.0]] * 5 + [[9.0, 1.0]] * 3 + [[0.0, 0.0]])
+    for scale in (1e-3, 1.0, 1e9):
+        inst = TSPInstance("dup", coords * scale, "EUC_2D")
+        res = solvers.solve("tsp", inst, "learned-tsp", checkpoint=checkpoints["tsp"], decode="aug8")
+        assert res.feasible
+    same = TSPInstance("same", np.zeros((4, 2)), "EUC_2D")
+    assert solvers.solve("tsp", same, "learned-tsp", checkpoint=checkpoints["tsp"]).objective == 0
+    two = TSPInstance("two", [[0, 0], [3, 4]], "EUC_2D")
+    assert solvers.solve("tsp", two, "learned-tsp", checkpoint=checkpoints["tsp"]).objective == 10
+    cv = CVRPInstance("dupc", np.array([[1.0, 1.0]] * 6), [0, 3, 3, 3, 3, 3], 6)
+    res = solvers.solve("cvrp", cv, "learned-cvrp", checkpoint=checkpoints["cvrp"])
+    assert res.feasible and res.objective == 0
+
+
+def test_bad_inputs_give_clear_errors(checkpoints, tmp_path, monkeypatch):
+    inst = problems.get("tsp").generators["uniform"](10, np.random.default_rng(0))
+    with pytest.raises(InputError, match="for problem 'cvrp', not 'tsp'"):
+        solvers.solve("tsp", inst, "learned-tsp", checkpoint=checkpoints["cvrp"])
+    big = problems.get("tsp").generators["uniform"](61, np.random.default_rng(0))
+    with pytest.raises(InputError, match="above the learned policy's limit of 60"):
+        solvers.solve("tsp", big, "learned-tsp", checkpoint=checkpoints["tsp"])
+    data = Path(checkpoints["tsp"]).read_bytes()
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(data[:100])
+    with pytest.raises(InputError, match="corrupted"):
+        solvers.solve("tsp", inst, "learned-tsp", checkpoint=str(trunc))
+    with pytest.raises(InputError, match="not found"):
+        solvers.solve("tsp", inst, "learned-tsp", checkpoint=str(tmp_path / "nope.pt"))
+    with pytest.raises(InputError, match="unknown decode"):
+        solvers.solve("tsp", inst, "learned-tsp", checkpoint=checkpoints["tsp"], decode="magic")
+    with pytest.raises(InputError, match="starts"):
+        solvers.solve("tsp", inst, "learned-tsp", checkpoint=checkpoints["tsp"], decode="multistart", starts=0)
+    explicit = TSPInstance("e", None, "EXPLICIT", np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]]))
+    with pytest.raises(InputError, match="coordinates"):
+        solvers.solve("tsp", explicit, "learned-tsp", checkpoint=checkpoints["tsp"])
+    missing = tmp_path / "cvrp-pomo.pt"
+    monkeypatch.setitem(learned.DEFAULT_WEIGHTS, "cvrp", missing)
+    cv = problems.get("cvrp").generators["uniform"](5, np.random.default_rng(0))
+    with pytest.raises(InputError, match=str(missing).replace(".", r"\.")):
+        solvers.solve("cvrp", cv, "learned-cvrp")
+
+
+def test_fleet_limit_is_never_violated(checkpoints):
+    cv = CVRPInstance("fleet", np.random.default_rng(1).random((7, 2)) * 100, [0, 2, 2, 2, 2, 2, 2], 6,
+                      num_vehicles=2)
+    res = solvers.solve("cvrp", cv, "learned-cvrp", checkpoint=checkpoints["cvrp"], decode="greedy")
+    assert res.solution is None or res.feasible
+
+
+@pytest.mark.skipif(not learned.DEFAULT_WEIGHTS["tsp"].is_file(), reason="no shipped TSP weights")
+def test_shipped_tsp_weights_are_close_to_lkh():
+    prob = problems.get("tsp")
+    gaps = []
+    for i in range(10):
+        inst = prob.generators["uniform"](20, np.random.default_rng([99, i]))
+        ref = solvers.solve("tsp", inst, "lkh").objective
+        res = solvers.solve("tsp", inst, "learned-tsp", decode="aug8")
+        assert res.feasible
+        gaps.append(100 * (res.objective - ref) / ref)
+    assert np.mean(gaps) < 2.0
+
+
+@pytest.mark.skipif(not learned.DEFAULT_WEIGHTS["tsp"].is_file(), reason="no shipped TSP weights")
+def test_cli_solve_with_learned_tsp(data_dir):
+    code = ("import sys, coptim.solvers.learned; from coptim.cli import main; "
+            "main(sys.argv[1:])")
+    proc = subprocess.run([sys.executable, "-c", code, "solve", "tsp", str(data_dir / "tsp" / "berlin52.tsp"),
+                           "--solver", "learned-tsp", "-O", "decode=greedy", "--json"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["feasible"] and payload["solver"] == "learned-tsp"
