@@ -97,11 +97,11 @@ seed = 333
 architecture = "mlp"
 hidden = 64
 layers = 2
-learning_rate = 0.003
+learning_rate = 0.001
 batch_size = 512
-steps = 800
+steps = 400
 eval_every = 25
-warm_start = "none"
+warm_start = "base-stock"
 """
 
 SERIAL = """# Serial chain, backlogged demand at the store, Poisson(5): echelon base-stock is optimal (Clark-Scarf).
@@ -133,11 +133,11 @@ seed = 343
 architecture = "mlp"
 hidden = 64
 layers = 2
-learning_rate = 0.003
+learning_rate = 0.001
 batch_size = 512
-steps = 800
+steps = 400
 eval_every = 25
-warm_start = "none"
+warm_start = "echelon-base-stock"
 """
 
 STAGE = """

@@ -44,13 +44,22 @@ def main() -> None:
                   f"| {float(r['hdpo_gap_pct']):.3f} | {float(r['base_stock_gap_pct']):.2f} "
                   f"| {float(r['hdpo_train_time_s']):.0f} |")
         print()
+    rows = _rows("inventory_backlog_serial_scratch.csv")
+    if rows:
+        print("### Same, HDPO from random initialisation (lr 0.003, 800 steps, no warm start)\n")
+        print("| setting | reference cost | HDPO | HDPO gap % | HDPO train s |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['setting']} | {float(r['reference_test']):.4f} | {float(r['hdpo_test']):.4f} "
+                  f"| {float(r['hdpo_gap_pct']):.2f} | {float(r['hdpo_train_time_s']):.0f} |")
+        print()
     rows = _rows("inventory_warehouse.csv")
     if rows:
         print("### One warehouse, N stores (test cost per period per store; gap to tuned echelon base-stock)\n")
-        print("| stores | policy | training scenarios | cost per store | gap % | train s |")
-        print("|---|---|---|---|---|---|")
+        print("| stores | policy | training scenarios | steps | cost per store | gap % | train s |")
+        print("|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['stores']} | {r['policy']} | {r['train_scenarios'] or '-'} "
+            print(f"| {r['stores']} | {r['policy']} | {r['train_scenarios'] or '-'} | {r['steps'] or '-'} "
                   f"| {float(r['test_cost_per_store']):.4f} | {float(r['gap_vs_echelon_pct']):.2f} "
                   f"| {float(r['train_time_s']):.0f} |")
         print()

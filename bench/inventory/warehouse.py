@@ -23,11 +23,11 @@ FIELDS = ["setting", "stores", "policy", "train_scenarios", "test_cost_per_perio
           "stderr", "gap_vs_echelon_pct", "best_validation", "best_step", "steps", "train_time_s", "hardware"]
 
 
-def _done() -> set[tuple[str, str, str]]:
+def _done() -> set[tuple[str, str, str, str]]:
     if not CSV.exists():
         return set()
     with CSV.open() as f:
-        return {(r["setting"], r["policy"], r["train_scenarios"]) for r in csv.DictReader(f)}
+        return {(r["setting"], r["policy"], r["train_scenarios"], r["steps"]) for r in csv.DictReader(f)}
 
 
 def _write(row: dict) -> None:
@@ -44,7 +44,7 @@ def _write(row: dict) -> None:
 def main() -> None:
     from coptim.inventory.evaluation import evaluate
     from coptim.inventory.registry import save_weights, weights_path
-    from coptim.inventory.settings import load_setting
+    from coptim.inventory.settings import load_setting, with_training
     from coptim.inventory.training import train_hdpo
     from coptim.inventory.tuning import tune
 
@@ -52,15 +52,18 @@ def main() -> None:
     parser.add_argument("--stores", nargs="*", type=int, default=[3, 10, 50])
     parser.add_argument("--archs", nargs="*", default=["gnn", "mlp"])
     parser.add_argument("--data", nargs="*", type=int, default=[8192, 128])
+    parser.add_argument("--steps", type=int, default=None, help="override the setting's number of HDPO steps")
     args = parser.parse_args()
     torch.set_num_threads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     CKPT.mkdir(parents=True, exist_ok=True)
     for n in args.stores:
         s = load_setting(f"warehouse-{n}")
+        if args.steps is not None:
+            s = with_training(s, steps=args.steps)
         done = _done()
         ref_cost = None
-        if (s.name, "echelon-base-stock", "") not in done:
+        if (s.name, "echelon-base-stock", "", "") not in done:
             t0 = time.perf_counter()
             pol, _ = tune(s, "echelon-base-stock", rounds=2, scenarios=256)
             r = evaluate(s, pol, "test")
@@ -75,10 +78,10 @@ def main() -> None:
                                 if r["setting"] == s.name and r["policy"] == "echelon-base-stock")
         for data in args.data:
             for arch in args.archs:
-                if (s.name, arch, str(data)) in done:
+                if (s.name, arch, str(data), str(s.training.steps)) in done:
                     continue
                 res = train_hdpo(s, seed=0, architecture=arch, train_scenarios=data,
-                                 checkpoint=CKPT / f"{s.name}-{arch}-{data}.ckpt")
+                                 checkpoint=CKPT / f"{s.name}-{arch}-{data}-{s.training.steps}.ckpt")
                 r = evaluate(s, res.model, "test")
                 if data == s.train.scenarios:
                     target = weights_path(s, arch)

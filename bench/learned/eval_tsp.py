@@ -70,6 +70,21 @@ def main() -> None:
         results[name] = {"gap_pct": gap, "cpu_s": cpu, "wall_s": wall, "ms_per_instance_cpu": 1000 * cpu / len(insts)}
         print(name, results[name], flush=True)
 
+    # one instance per call through the solver registry (what 'coptim solve' does), weights cached
+    import coptim.solvers.learned  # noqa: F401  (registers learned-tsp)
+
+    latency = {}
+    for strategy in ("greedy", "aug8"):
+        solvers.solve("tsp", insts[0], "learned-tsp", checkpoint=args.weights, decode=strategy)
+        c0, w0 = time.process_time(), time.perf_counter()
+        for inst in insts[:100]:
+            res = solvers.solve("tsp", inst, "learned-tsp", checkpoint=args.weights, decode=strategy)
+            assert res.feasible
+        latency[strategy] = {"ms_per_call_cpu": 10 * (time.process_time() - c0),
+                             "ms_per_call_wall": 10 * (time.perf_counter() - w0)}
+    results["single_instance_solve_tsp20"] = latency
+    print("single-instance", latency, flush=True)
+
     # TSP100 greedy decoding speed (batched, one thread), per precision setting
     big = [gen(args.speed_size, np.random.default_rng([args.seed + 1, i]), name=f"speed{args.speed_size}-{i}")
            for i in range(args.speed_count)]

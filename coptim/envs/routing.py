@@ -261,22 +261,23 @@ class TSPEnv(Env):
 
     def step(self, state, actions):
         coords = state.data["coords"]
-        n = coords.shape[1]
         active = ~state.done
-        actions = torch.where(active, actions, state.current.clamp_min(0))
-        new_xy = _gather_nodes(coords, actions)
-        started = state.current >= 0
-        old_xy = _gather_nodes(coords, state.current.clamp_min(0))
-        leg = torch.linalg.vector_norm(new_xy - old_xy, dim=-1)
-        cost = state.cost + torch.where(active & started, leg, torch.zeros_like(leg))
-        first = torch.where(started, state.first, actions)
-        visited = state.visited.scatter(2, actions.unsqueeze(-1), active.unsqueeze(-1) | _gather_last(state.visited, actions))
-        done = visited.all(dim=2)
-        finishing = done & active
-        closing = torch.linalg.vector_norm(new_xy - _gather_nodes(coords, first), dim=-1)
-        cost = cost + torch.where(finishing, closing, torch.zeros_like(closing))
-        mask = torch.where(done.unsqueeze(-1), _onehot0(visited), ~visited)
-        del n
+        if state.steps == 0:  # every row takes its first step together
+            first, cost = actions, state.cost
+            new_xy = _gather_nodes(coords, actions)
+        else:
+            actions = torch.where(active, actions, state.current)
+            new_xy = _gather_nodes(coords, actions)
+            leg = torch.linalg.vector_norm(new_xy - _gather_nodes(coords, state.current), dim=-1)
+            first, cost = state.first, state.cost + leg * active
+        visited = state.visited.scatter(2, actions.unsqueeze(-1), True)
+        if state.steps + 1 >= visited.shape[2]:  # all rows finish together, after n steps
+            done = visited.all(dim=2)
+            closing = torch.linalg.vector_norm(new_xy - _gather_nodes(coords, first), dim=-1)
+            cost = cost + closing * (done & active)
+            mask = torch.where(done.unsqueeze(-1), _onehot0(visited), ~visited)
+        else:
+            done, mask = state.done, ~visited
         return State(state.data, actions, first, visited, mask, done, state.used, cost, state.steps + 1)
 
     def reward(self, state):
@@ -291,7 +292,10 @@ class TSPEnv(Env):
         return idx.unsqueeze(0).expand(b, starts)
 
     def context(self, state):
-        return state.current.clamp_min(0), state.first.clamp_min(0), None
+        if state.steps == 0:
+            zero = torch.zeros_like(state.current)
+            return zero, zero, None
+        return state.current, state.first, None
 
     def max_steps(self, data):
         return int(data["coords"].shape[1])

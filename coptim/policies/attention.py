@@ -9,7 +9,8 @@ node's embedding, the first node's embedding (TSP), the mean node embedding and 
 environment's scalar context (remaining capacity). The node projections are computed once per
 instance, so a decoding step costs one multi-head attention of ``starts`` queries over the
 cached keys/values of the nodes, then a single-head compatibility with the node embeddings,
-clipped with ``clip * tanh`` and masked.
+clipped with ``clip * tanh`` and masked. The glimpse's output projection is folded into the cached
+logit keys (``W_out^T h^T``), which saves one matrix product per decoding step.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ class _Norm(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:  # (B, N, d)
         if self.kind == "instance":
-            mean = h.mean(dim=1, keepdim=True)
-            var = h.var(dim=1, keepdim=True, unbiased=False)
-            return (h - mean) * torch.rsqrt(var + 1e-5) * self.weight + self.bias
+            centred = h - h.mean(dim=1, keepdim=True)
+            var = (centred * centred).mean(dim=1, keepdim=True)
+            return centred * torch.rsqrt(var + 1e-5) * self.weight + self.bias
         return h * torch.rsqrt(h.pow(2).mean(dim=-1, keepdim=True) + 1e-6) * self.weight
 
 
@@ -108,8 +109,10 @@ class Cache:
     """Per-instance tensors computed once by :meth:`AttentionModel.encode`."""
 
     emb: Tensor  # (B, N, d) node embeddings
-    keys: Tensor  # (B, H, N, dh)
+    keys: Tensor  # (B, H, dh, N) glimpse keys, transposed and scaled by 1/sqrt(dh)
     values: Tensor  # (B, H, N, dh)
+    logit_keys: Tensor  # (B, d, N): W_out^T h^T / sqrt(d), the output projection folded into the keys
+    logit_bias: Tensor  # (B, 1, N): b_out . h / sqrt(d)
     q_current: Tensor  # (B, N, d)
     q_first: Tensor | None  # (B, N, d)
     q_graph: Tensor  # (B, 1, d)
@@ -158,7 +161,9 @@ class AttentionModel(nn.Module):
         hd = self.cfg.heads
         k, v = self.w_kv(h).view(b, n, 2, hd, d // hd).permute(2, 0, 3, 1, 4)
         return Cache(
-            emb=h, keys=k, values=v, q_current=self.w_current(h),
+            emb=h, keys=(k.transpose(2, 3) / math.sqrt(d // hd)).contiguous(), values=v.contiguous(),
+            logit_keys=torch.matmul(self.w_out.weight.t(), h.transpose(1, 2)) / math.sqrt(d),
+            logit_bias=(torch.matmul(h, self.w_out.bias) / math.sqrt(d)).unsqueeze(1), q_current=self.w_current(h),
             q_first=self.w_first(h) if self.w_first is not None else None,
             q_graph=self.w_graph(h.mean(dim=1, keepdim=True)),
         )
@@ -175,11 +180,12 @@ class AttentionModel(nn.Module):
             q = q + self.w_context(scalars.to(q.dtype))
         b, p, d = q.shape
         hd = self.cfg.heads
-        qh = q.view(b, p, hd, d // hd).transpose(1, 2)
+        qh = q.view(b, p, hd, d // hd).transpose(1, 2)  # (B, H, P, dh)
         mask = state.mask
-        glimpse = F.scaled_dot_product_attention(qh, cache.keys, cache.values, attn_mask=mask.unsqueeze(1))
-        glimpse = self.w_out(glimpse.transpose(1, 2).reshape(b, p, d))
-        score = torch.matmul(glimpse, cache.emb.transpose(1, 2)) / math.sqrt(d)
-        score = self.cfg.clip * torch.tanh(score)
+        att = torch.matmul(qh, cache.keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
+        glimpse = torch.matmul(torch.softmax(att, dim=-1), cache.values)  # (B, H, P, dh)
+        glimpse = glimpse.transpose(1, 2).reshape(b, p, d)
+        # (glimpse W_out^T + b_out) h^T / sqrt(d), with W_out and b_out folded into the cached keys
+        score = self.cfg.clip * torch.tanh(torch.matmul(glimpse, cache.logit_keys) + cache.logit_bias)
         score = score.masked_fill(~mask, float("-inf"))
         return torch.log_softmax(score, dim=-1)
