@@ -268,12 +268,10 @@ def list_solvers(
 
 
 def _mount_subcommands() -> None:
-    try:
-        from coptim.inventory.cli import app as inventory_app
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("coptim.inventory"):
-            raise
-        return
+    from coptim.inventory.cli import app as inventory_app
+    from coptim.train_cli import train as train_command
+
+    app.command("train")(train_command)
     app.add_typer(inventory_app, name="inventory", help="Inventory networks: simulate, train (HDPO) and evaluate policies.")
 
 

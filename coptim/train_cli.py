@@ -32,7 +32,7 @@ def train(
     epochs: int = typer.Option(10, "--epochs", help="Epochs (validation, log row and checkpoint after each)."),
     steps_per_epoch: int = typer.Option(100, "--steps-per-epoch", help="Gradient steps per epoch."),
     batch_size: int = typer.Option(64, "--batch-size", help="Instances per step."),
-    lr: float = typer.Option(3e-4, "--lr", help="Adam learning rate."),
+    lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate."),
     starts: Optional[int] = typer.Option(None, "--starts", help="Rollouts (distinct starts) per instance; default size."),
     augment: int = typer.Option(1, "--augment", help="Symmetric copies per instance in training (1..8, routing only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights, the data and the sampling."),

@@ -422,9 +422,9 @@ def test_make_table_rows_per_suite_solver_and_time_limit(fake, tmp_path):
     text = _make_table_module().make_table([out], plot_dir=tmp_path / "plots")
     rows = [line for line in text.splitlines() if line.startswith(f"| {FAKE} ")]
     assert rows == [
-        f"| {FAKE} | fake-suite (2) | fake-greedy | 1 s | 2 | 2 | 8.33 | 16.67 | < 0.01 |",
-        f"| {FAKE} | fake-suite (2) | fake-fail | 1 s | 2 | 0 | – | – | < 0.01 |",
-        f"| {FAKE} | fake-suite (2) | fake-greedy limit=1 | 2 s | 2 | 2 | 28.33 | 40.00 | < 0.01 |",
+        f"| {FAKE} | fake-suite (2) | fake-greedy | 1 s | 2 | 2 | – | 8.33 | 16.67 | < 0.01 |",
+        f"| {FAKE} | fake-suite (2) | fake-fail | 1 s | 2 | 0 | – | – | – | < 0.01 |",
+        f"| {FAKE} | fake-suite (2) | fake-greedy limit=1 | 2 s | 2 | 2 | – | 28.33 | 40.00 | < 0.01 |",
     ]
     assert (tmp_path / "plots" / "fake-suite_gap_vs_time.png").read_bytes().startswith(PNG)
 

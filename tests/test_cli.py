@@ -108,8 +108,8 @@ def test_solvers_lists_every_problem(capsys):
 def test_help_and_python_dash_m(root):
     proc = subprocess.run([sys.executable, "-m", "coptim", "--help"], capture_output=True, text=True, cwd=root)
     assert proc.returncode == 0
-    for command in ("solve", "generate", "bench", "solvers"):
+    for command in ("solve", "generate", "bench", "solvers", "train", "inventory"):
         assert command in proc.stdout
-    for command in ("solve", "generate", "bench", "solvers"):
+    for command in ("solve", "generate", "bench", "solvers", "train", "inventory"):
         sub = subprocess.run([sys.executable, "-m", "coptim", command, "--help"], capture_output=True, text=True)
         assert sub.returncode == 0 and "Usage" in sub.stdout

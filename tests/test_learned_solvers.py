@@ -11,18 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-import coptim.solvers.learned as learned
 from coptim import problems, solvers
 from coptim.errors import InputError
 from coptim.problems.cvrp import CVRPInstance
 from coptim.problems.knapsack import KnapsackInstance
 from coptim.problems.tsp import TSPInstance
+from coptim.solvers import learned as learned_solvers
 from coptim.training import TrainConfig, train
 
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"dim": 16, "layers": 1, "heads": 2, "ff": 32}
+SHIPPED_TSP = ROOT / "solvers" / "learned" / "tsp20-pomo.pt"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,18 @@ def test_learned_cvrp_and_knapsack(checkpoints, data_dir):
     assert res.feasible and res.objective > 0
     with pytest.raises(InputError):
         solvers.solve("knapsack", kp, "learned-knapsack", checkpoint=checkpoints["knapsack"], decode="aug8")
+
+
+@pytest.mark.parametrize("problem", ["tsp", "cvrp", "knapsack"])
+def test_bf16_precision_gives_feasible_answers(checkpoints, problem):
+    prob = problems.get(problem)
+    gen = prob.generators["uniform" if problem != "knapsack" else "uncorrelated"]
+    inst = gen(12, np.random.default_rng(0))
+    res = solvers.solve(problem, inst, f"learned-{problem}", checkpoint=checkpoints[problem], precision="bf16",
+                        decode="multistart")
+    assert res.feasible and res.stats["precision"] == "bf16"
+    with pytest.raises(InputError, match="precision"):
+        solvers.solve(problem, inst, f"learned-{problem}", checkpoint=checkpoints[problem], precision="fp8")
 
 
 def test_knapsack_items_heavier_than_the_capacity(checkpoints):
@@ -108,7 +121,7 @@ def test_bad_inputs_give_clear_errors(checkpoints, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="coordinates"):
         solvers.solve("tsp", explicit, "learned-tsp", checkpoint=checkpoints["tsp"])
     missing = tmp_path / "cvrp-pomo.pt"
-    monkeypatch.setitem(learned.DEFAULT_WEIGHTS, "cvrp", missing)
+    monkeypatch.setitem(learned_solvers.DEFAULT_WEIGHTS, "cvrp", missing)
     cv = problems.get("cvrp").generators["uniform"](5, np.random.default_rng(0))
     with pytest.raises(InputError, match=str(missing).replace(".", r"\.")):
         solvers.solve("cvrp", cv, "learned-cvrp")
@@ -121,7 +134,7 @@ def test_fleet_limit_is_never_violated(checkpoints):
     assert res.solution is None or res.feasible
 
 
-@pytest.mark.skipif(not learned.DEFAULT_WEIGHTS["tsp"].is_file(), reason="no shipped TSP weights")
+@pytest.mark.skipif(not SHIPPED_TSP.is_file(), reason="no shipped TSP weights")
 def test_shipped_tsp_weights_are_close_to_lkh():
     prob = problems.get("tsp")
     gaps = []
@@ -134,7 +147,7 @@ def test_shipped_tsp_weights_are_close_to_lkh():
     assert np.mean(gaps) < 2.0
 
 
-@pytest.mark.skipif(not learned.DEFAULT_WEIGHTS["tsp"].is_file(), reason="no shipped TSP weights")
+@pytest.mark.skipif(not SHIPPED_TSP.is_file(), reason="no shipped TSP weights")
 def test_cli_solve_with_learned_tsp(data_dir):
     code = ("import sys, coptim.solvers.learned; from coptim.cli import main; "
             "main(sys.argv[1:])")

@@ -67,6 +67,7 @@ _MODULES = (
     "coptim.solvers.cvrp_pyvrp",
     "coptim.solvers.knapsack",
     "coptim.solvers.milp_scip",
+    "coptim.solvers.learned",
 )
 _loaded = False
 

@@ -14,6 +14,7 @@ seconds); torch runs with the process's thread settings, which this module never
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from pathlib import Path
@@ -62,8 +63,11 @@ def _positive(name: str, value: Any, allow_none: bool = False) -> None:
         raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | None, augment: int | None,
-        samples: int, beam_width: int, checkpoint: str | None) -> SolverOutput:
+        samples: int, beam_width: int, checkpoint: str | None, precision: str = "fp32") -> SolverOutput:
     """Decode one instance with a learned policy (shared by the three registered solvers)."""
     import torch
 
@@ -77,6 +81,8 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
     _positive("augment", augment, allow_none=True)
     _positive("samples", samples)
     _positive("beam_width", beam_width)
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     env = make(problem)
     model, meta = load(problem, checkpoint)
     size = env.size_of(instance) if hasattr(instance, "n") else None
@@ -88,10 +94,14 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
     start = time.perf_counter()
     data = env.from_instances([instance])
     gen = torch.Generator().manual_seed(int(seed))
-    dec = run_decode(model, env, data, decode, starts=starts, augment=augment, samples=samples,
-                     beam_width=beam_width, generator=gen)
+    # bf16: autocast (a context, not a process-wide setting); masks and the env's arithmetic stay exact
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    with ctx:
+        dec = run_decode(model, env, data, decode, starts=starts, augment=augment, samples=samples,
+                         beam_width=beam_width, generator=gen)
     solution = dec.solutions(env)[0]
-    stats = {"decode": decode, "policy_size": meta["size"], "rollouts": int(dec.rollout.reward.numel()),
+    stats = {"decode": decode, "precision": precision, "policy_size": meta["size"],
+             "rollouts": int(dec.rollout.reward.numel()),
              "inference_s": time.perf_counter() - start,
              "checkpoint": Path(checkpoint).name if checkpoint else DEFAULT_WEIGHTS[problem].name}
     if problem == "cvrp" and instance.num_vehicles is not None:
@@ -105,35 +115,39 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
 @register("tsp", "learned-tsp", "POMO attention policy (learned); decode=greedy|multistart|aug8|sample|beam")
 def solve_tsp(instance: Any, *, time_limit: float | None, seed: int, decode: str = "aug8", starts: int | None = None,
               augment: int | None = None, samples: int = 16, beam_width: int = 4,
-              checkpoint: str | None = None) -> SolverOutput:
-    """Learned TSP solver; ``decode`` picks the strategy (default aug8: every start x 8 symmetries)."""
+              checkpoint: str | None = None, precision: str = "fp32") -> SolverOutput:
+    """Learned TSP solver; ``decode`` picks the strategy (default aug8: every start x 8 symmetries);
+    ``precision="bf16"`` decodes under bf16 autocast (faster on CPUs with bf16 support)."""
     from coptim.problems.tsp import as_instance
 
     return run("tsp", as_instance(instance), seed=seed, decode=decode, starts=starts, augment=augment,
-               samples=samples, beam_width=beam_width, checkpoint=checkpoint)
+               samples=samples, beam_width=beam_width, checkpoint=checkpoint,
+               precision=precision)
 
 
 @register("cvrp", "learned-cvrp", "POMO attention policy (learned; needs -O checkpoint=PATH until weights ship)")
 def solve_cvrp(instance: Any, *, time_limit: float | None, seed: int, decode: str = "aug8", starts: int | None = None,
                augment: int | None = None, samples: int = 16, beam_width: int = 4,
-               checkpoint: str | None = None) -> SolverOutput:
+               checkpoint: str | None = None, precision: str = "fp32") -> SolverOutput:
     """Learned CVRP solver; see :func:`solve_tsp`."""
     from coptim.problems.cvrp import CVRPInstance
 
     if not isinstance(instance, CVRPInstance):
         raise InputError(f"expected a CVRP instance, got {type(instance).__name__}")
     return run("cvrp", instance, seed=seed, decode=decode, starts=starts, augment=augment,
-               samples=samples, beam_width=beam_width, checkpoint=checkpoint)
+               samples=samples, beam_width=beam_width, checkpoint=checkpoint,
+               precision=precision)
 
 
 @register("knapsack", "learned-knapsack", "POMO attention policy (learned; needs -O checkpoint=PATH until weights ship)")
 def solve_knapsack(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
                    starts: int | None = None, augment: int | None = None, samples: int = 16, beam_width: int = 4,
-                   checkpoint: str | None = None) -> SolverOutput:
+                   checkpoint: str | None = None, precision: str = "fp32") -> SolverOutput:
     """Learned knapsack solver; no symmetry augmentation (``aug8`` is refused)."""
     from coptim.problems.knapsack import KnapsackInstance
 
     if not isinstance(instance, KnapsackInstance):
         raise InputError(f"expected a knapsack instance, got {type(instance).__name__}")
     return run("knapsack", instance, seed=seed, decode=decode, starts=starts, augment=augment,
-               samples=samples, beam_width=beam_width, checkpoint=checkpoint)
+               samples=samples, beam_width=beam_width, checkpoint=checkpoint,
+               precision=precision)
