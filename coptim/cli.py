@@ -28,6 +28,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _options(
+    threads: int = typer.Option(
+        1, "--threads", envvar="COPTIM_THREADS", min=1,
+        help="CPU threads for torch and OpenMP in this command (default 1: on a shared 2-core machine "
+        "two torch threads slow decoding down many times over).",
+    ),
+) -> None:
+    """Set the thread count of this process, deliberately, before any heavy library is imported."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 DEFAULT_SOLVER = {"tsp": "lkh", "cvrp": "pyvrp", "knapsack": "dp", "milp": "scip"}
 
 PROBLEM_HELP = "Problem: tsp, cvrp, knapsack or milp."

@@ -42,24 +42,19 @@ def train(
     heads: int = typer.Option(8, "--heads", help="Attention heads."),
     norm: str = typer.Option("instance", "--norm", help="instance or rms."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training CPU seconds."),
-    threads: int = typer.Option(1, "--threads", help="Torch CPU threads."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
     """Train a POMO attention policy with a progress bar, validation gaps per epoch and resumable checkpoints."""
     if method not in METHODS:
         raise InputError(f"unknown training method {method!r}; available: {', '.join(METHODS)}")
-    if threads < 1:
-        raise InputError(f"--threads must be at least 1, got {threads}")
     if time_budget is not None and not time_budget > 0:
         raise InputError(f"--time-budget must be positive, got {time_budget}")
-    import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from coptim.training import TrainConfig
     from coptim.training import train as run_training
 
-    torch.set_num_threads(threads)
     cfg = TrainConfig(problem, size, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr,
                       starts=starts, augment=augment, seed=seed, val_size=val_size,
                       model={"layers": layers, "dim": dim, "heads": heads, "norm": norm})

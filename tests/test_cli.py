@@ -113,3 +113,18 @@ def test_help_and_python_dash_m(root):
     for command in ("solve", "generate", "bench", "solvers", "train", "inventory"):
         sub = subprocess.run([sys.executable, "-m", "coptim", command, "--help"], capture_output=True, text=True)
         assert sub.returncode == 0 and "Usage" in sub.stdout
+
+
+def test_threads_option_sets_the_thread_pools(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    before = torch.get_num_threads()
+    try:
+        code, _, _ = run(capsys, "--threads", "1", "solvers", "knapsack")
+        assert code == 0
+        assert torch.get_num_threads() == 1 and __import__("os").environ["OMP_NUM_THREADS"] == "1"
+        code, _, err = run(capsys, "--threads", "0", "solvers")
+        assert code == 2 and "--threads" in err
+    finally:
+        torch.set_num_threads(before)
