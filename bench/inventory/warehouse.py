@@ -96,7 +96,7 @@ def main() -> None:
                         f"{s.training.learning_rate} (cosine decay), batch {s.training.batch_size}, "
                         f"{s.training.steps} steps; best validation at step {res.best_step}.\n"
                         f"- Command: `.venv/bin/python bench/inventory/warehouse.py --stores {n} --archs {arch} "
-                        f"--data {data}`.\n"
+                        f"--data {data} --steps {s.training.steps}`.\n"
                         f"- Time: {res.time_s:.0f} s on {hardware()}.\n"
                         f"- Measured on the test scenarios ({r['scenarios']} x {r['periods']} periods after a "
                         f"{r['warmup']}-period warm-up, integer orders): {r['cost_per_period_per_store']:.4f} per "

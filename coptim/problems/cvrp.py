@@ -571,17 +571,7 @@ def read_solution(path: str | Path, instance: CVRPInstance) -> SolutionFile:
         cost, a non-integer or out-of-range customer, a repeated ``Cost`` or no route at all.
     """
     path = str(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not a text file (cannot decode as UTF-8)", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", path) from None
+    lines = tsplib.read_lines(path)
     routes: list[list[int]] = []
     cost: float | None = None
     n = instance.n

@@ -85,17 +85,7 @@ def parse(path: str | Path, sections: tuple[str, ...]) -> TsplibFile:
         specification entry nor part of a known section.
     """
     path = str(path)
-    try:
-        with open(path, encoding="utf-8", errors="strict") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not a text file (cannot decode as UTF-8)", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror}", path) from None
+    lines = read_lines(path)
     tf = TsplibFile(path)
     current: str | None = None
     for number, raw in enumerate(lines, start=1):
@@ -128,6 +118,21 @@ def parse(path: str | Path, sections: tuple[str, ...]) -> TsplibFile:
     if not tf.specs and not tf.sections:
         raise InputError("empty file", path)
     return tf
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file, or an :class:`InputError` saying why it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="strict") as fh:
+            return fh.read().splitlines()
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a file", path) from None
+    except UnicodeDecodeError:
+        raise InputError("not a text file (cannot decode as UTF-8)", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", path) from None
 
 
 def _numeric_start(text: str) -> bool:
