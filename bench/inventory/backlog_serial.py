@@ -99,7 +99,7 @@ def run_one(name: str) -> dict:
 - Setting: `instances/inventory/{name}.toml` ({net.kind}, backlogged demand, Poisson(5)).
 - Data: {s.train.scenarios} training scenarios x {s.train.horizon} periods (warm-up {s.train.warmup},
   seed {s.train.seed}); validation {s.validation.scenarios} x {s.validation.horizon} (seed {s.validation.seed}).
-- Model: MLP, {tr.layers} x {tr.hidden} ELU; HDPO from random initialisation (warm start: {tr.warm_start}),
+- Model: MLP, {tr.layers} x {tr.hidden} ELU; warm start by imitating the tuned {tr.warm_start} policy, then HDPO,
   Adam lr {tr.learning_rate} with cosine decay, batch {tr.batch_size}, {tr.steps} steps; best validation at
   step {res.best_step}.
 - Command: `.venv/bin/python bench/inventory/backlog_serial.py --only {name}`.

@@ -19,14 +19,9 @@ app = typer.Typer(help="Inventory networks: simulator, classical policies, exact
 
 
 def _fail(err: InputError) -> None:
-    typer.echo(f"error: {err}", err=True)
+    """The main CLI's format for bad input: one line on stderr, exit code 2."""
+    typer.echo(f"coptim: error: {err}", err=True)
     raise typer.Exit(2)
-
-
-def _threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 @app.command("list")
@@ -48,7 +43,6 @@ def train(
     seed: int = typer.Option(0, help="Seed of the weights and the minibatch order."),
     out: Optional[Path] = typer.Option(None, help="Where to write the best weights (default: next to the checkpoint)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint file; training resumes from it if it exists."),
-    threads: int = typer.Option(1, help="Torch CPU threads."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the result."),
 ) -> None:
     """Train a policy for SETTING (HDPO by default), keep the best on validation, report its test cost."""
@@ -59,7 +53,6 @@ def train(
     from coptim.inventory.settings import load_setting, with_training
     from coptim.inventory.training import train_hdpo, train_reinforce
 
-    _threads(threads)
     try:
         s = load_setting(setting)
         if steps is not None:
@@ -121,7 +114,6 @@ def eval_cmd(
     weights: Optional[Path] = typer.Option(None, help="Weights file for mlp/gnn (default: the shipped ones)."),
     split: str = typer.Option("test", help="train, validation or test."),
     continuous: bool = typer.Option(False, help="Do not round orders to integers."),
-    threads: int = typer.Option(1, help="Torch CPU threads."),
     json_out: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
 ) -> None:
     """Average cost per period (and per store) of a policy on a scenario set of SETTING."""
@@ -129,7 +121,6 @@ def eval_cmd(
     from coptim.inventory.registry import make_policy, optimal_cost
     from coptim.inventory.settings import load_setting
 
-    _threads(threads)
     try:
         s = load_setting(setting)
         start = time.perf_counter()
