@@ -32,7 +32,11 @@ def train(
     epochs: int = typer.Option(10, "--epochs", help="Epochs (validation, log row and checkpoint after each)."),
     steps_per_epoch: int = typer.Option(100, "--steps-per-epoch", help="Gradient steps per epoch."),
     batch_size: int = typer.Option(64, "--batch-size", help="Instances per step."),
-    lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate."),
+    lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate (the peak of a schedule)."),
+    lr_schedule: str = typer.Option("constant", "--lr-schedule",
+                                    help="constant or cosine (decay to --min-lr over epochs x steps-per-epoch)."),
+    warmup_steps: int = typer.Option(0, "--warmup-steps", help="Linear learning-rate warm-up steps."),
+    min_lr: float = typer.Option(0.0, "--min-lr", help="Final learning rate of the cosine schedule."),
     starts: Optional[int] = typer.Option(None, "--starts", help="Rollouts (distinct starts) per instance; default size."),
     augment: int = typer.Option(1, "--augment", help="Symmetric copies per instance in training (1..8, routing only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights, the data and the sampling."),
@@ -57,6 +61,7 @@ def train(
 
     cfg = TrainConfig(problem, size, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr,
                       starts=starts, augment=augment, seed=seed, val_size=val_size,
+                      lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr,
                       model={"layers": layers, "dim": dim, "heads": heads, "norm": norm})
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

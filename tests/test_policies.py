@@ -178,3 +178,26 @@ def test_rms_norm_model_runs():
     env, data = _data("cvrp")
     dec = decode(_model("cvrp", norm="rms"), env, data, "greedy")
     assert dec.best_reward.shape == (3,)
+
+
+def test_sampling_select_follows_the_distribution_and_the_mask(monkeypatch):
+    from coptim.policies import sampling_select
+
+    probs = torch.tensor([0.0, 0.1, 0.0, 0.6, 0.3, 0.0])
+    logp = probs.log().expand(400, 50, -1).contiguous()
+    select = sampling_select(torch.Generator().manual_seed(5))
+    a = select(logp, 0)
+    assert a.shape == (400, 50)
+    freq = torch.bincount(a.flatten(), minlength=6).double() / a.numel()
+    assert freq[[0, 2, 5]].sum() == 0  # masked actions are never chosen
+    assert torch.allclose(freq, probs.double(), atol=0.01)
+    # reproducible for a seed
+    assert torch.equal(a, sampling_select(torch.Generator().manual_seed(5))(logp, 0))
+    # one allowed action (e.g. a finished row's no-op) is always the one chosen
+    only = torch.full((3, 4, 6), float("-inf"))
+    only[..., 2] = 0.0
+    assert (select(only, 0) == 2).all()
+    # the rounding corner u * total == total (u = 1) falls back to an allowed action (the most likely)
+    monkeypatch.setattr(torch, "rand", lambda *size, generator=None, dtype=None, device=None: torch.ones(*size))
+    assert (select(logp[:2, :3], 0) == 3).all()
+

@@ -189,3 +189,65 @@ def test_train_cli_command_mounted_on_an_app(tmp_path):
     assert summary["step"] == 4 and (tmp_path / "log.csv").is_file()
     res = CliRunner().invoke(app, ["train", "tsp", "--method", "a2c", "--size", "5", "--out", str(tmp_path)])
     assert isinstance(res.exception, InputError)
+
+
+def test_lr_schedule_values_and_validation():
+    cfg = _cfg(epochs=2, steps_per_epoch=5, lr=1e-3, lr_schedule="cosine", warmup_steps=2, min_lr=1e-4)
+    lrs = [cfg.lr_at(s) for s in range(cfg.total_steps)]
+    assert lrs[0] == pytest.approx(5e-4) and lrs[1] == pytest.approx(1e-3) and lrs[2] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:]))  # non-increasing after the warm-up
+    assert lrs[-1] > 1e-4 and cfg.lr_at(cfg.total_steps) == pytest.approx(1e-4)
+    const = _cfg(lr=1e-3)
+    assert {const.lr_at(s) for s in range(const.total_steps)} == {1e-3}
+    for kw in ({"lr_schedule": "step"}, {"warmup_steps": -1}, {"min_lr": 1.0}, {"min_lr": -1e-5}):
+        with pytest.raises(InputError):
+            _cfg(**kw)
+
+
+def test_cosine_schedule_resumed_exactly(tmp_path):
+    """A cosine schedule with warm-up, stopped mid-run and resumed: same weights, optimiser state and lr."""
+    cfg = _cfg(epochs=3, steps_per_epoch=3, lr=3e-3, lr_schedule="cosine", warmup_steps=2, min_lr=1e-5)
+    lrs_full: list[float] = []
+    train(cfg, tmp_path / "full", validate=False, on_step=lambda s, t, info: lrs_full.append(info["lr"]))
+    lrs_part: list[float] = []
+    train(cfg, tmp_path / "part", validate=False, stop_after=5, on_step=lambda s, t, info: lrs_part.append(info["lr"]))
+    train(cfg, tmp_path / "part", validate=False, on_step=lambda s, t, info: lrs_part.append(info["lr"]))
+    assert lrs_part == lrs_full == [cfg.lr_at(s) for s in range(cfg.total_steps)]
+    a, b = _weights(tmp_path / "full" / "policy.pt"), _weights(tmp_path / "part" / "policy.pt")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    oa = load_file(tmp_path / "full" / "checkpoint.pt")["optimizer"]
+    ob = load_file(tmp_path / "part" / "checkpoint.pt")["optimizer"]
+    assert oa["param_groups"][0]["lr"] == ob["param_groups"][0]["lr"] == lrs_full[-1]
+    # another schedule is another run: refused on resume
+    with pytest.raises(InputError, match="lr_schedule"):
+        train(_cfg(epochs=3, steps_per_epoch=3, lr=3e-3, warmup_steps=2, min_lr=1e-5), tmp_path / "part", validate=False)
+
+
+def test_checkpoint_without_schedule_settings_resumes_as_constant(tmp_path):
+    """Checkpoints written before the schedule settings existed resume with the constant schedule."""
+    cfg = _cfg()
+    train(cfg, tmp_path, validate=False, stop_after=2)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    for key in ("lr_schedule", "warmup_steps", "min_lr"):
+        del ckpt["train_config"][key]
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    assert train(cfg, tmp_path, validate=False)["step"] == cfg.total_steps
+    with pytest.raises(InputError, match="lr_schedule"):
+        train(_cfg(lr_schedule="cosine", epochs=3), tmp_path, validate=False)
+
+
+def test_train_cli_schedule_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from coptim import train_cli
+
+    args = ["--size", "5", "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "2", "--val-size", "3",
+            "--layers", "1", "--dim", "16", "--heads", "2", "--lr-schedule", "cosine", "--warmup-steps", "1",
+            "--min-lr", "1e-5", "--out", str(tmp_path), "--json"]
+    res = CliRunner().invoke(train_cli.app, ["tsp", *args])
+    assert res.exit_code == 0, res.output
+    stored = load_file(tmp_path / "checkpoint.pt")["train_config"]
+    assert (stored["lr_schedule"], stored["warmup_steps"], stored["min_lr"]) == ("cosine", 1, 1e-5)
+    res = CliRunner().invoke(train_cli.app, ["tsp", *args[:-3], "--lr-schedule", "step", "--out", str(tmp_path / "x")])
+    assert isinstance(res.exception, InputError)

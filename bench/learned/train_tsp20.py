@@ -4,6 +4,13 @@
 
 (the shipped weights: the defaults below, i.e. 3 layers, batch 64, lr 5e-4; best.pt is step 1700.)
 
+Recipe options: ``--schedule cosine --warmup W --min-lr L`` (cosine decay over ``--epochs`` x
+``--steps-per-epoch`` steps, after a linear warm-up) and ``--augment A`` (A symmetric copies per
+instance share the POMO baseline). E.g. the cosine + x8-augmentation run of the experiments:
+
+    .venv/bin/python bench/learned/train_tsp20.py --out runs/c3 --budget 300 --lr 1e-3 --schedule cosine \
+        --warmup 100 --epochs 20 --batch 8 --augment 8
+
 Resumable (run the same command again after a kill). Validation: 200 seeded TSP20 instances
 against LKH (cached in OUT/reference.json).
 """
@@ -25,13 +32,19 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps-per-epoch", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=1000, help="upper bound; the CPU budget usually stops first")
+    ap.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                    help="learning-rate schedule over epochs x steps-per-epoch steps")
+    ap.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps")
+    ap.add_argument("--min-lr", type=float, default=0.0, help="final learning rate of the cosine schedule")
+    ap.add_argument("--augment", type=int, default=1, help="symmetric copies per instance in training (1..8)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.set_float32_matmul_precision("highest")
     from coptim.training import TrainConfig, train
 
     cfg = TrainConfig("tsp", 20, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch,
-                      lr=args.lr, seed=0, val_size=200, val_seed=1234, model={"layers": args.layers})
+                      lr=args.lr, seed=0, val_size=200, val_seed=1234, model={"layers": args.layers},
+                      lr_schedule=args.schedule, warmup_steps=args.warmup, min_lr=args.min_lr, augment=args.augment)
 
     def progress(step, total, info):
         if "val_greedy_gap_pct" in info:

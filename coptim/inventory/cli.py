@@ -44,6 +44,9 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Where to write the best weights (default: next to the checkpoint)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint file; training resumes from it if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the result."),
+    from_scratch: bool = typer.Option(
+        False, "--from-scratch", help="No warm start; the from-scratch recipe (training.SCRATCH_RECIPE)."
+    ),
 ) -> None:
     """Train a policy for SETTING (HDPO by default), keep the best on validation, report its test cost."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -55,6 +58,10 @@ def train(
 
     try:
         s = load_setting(setting)
+        if from_scratch:
+            from coptim.inventory.training import SCRATCH_RECIPE
+
+            s = with_training(s, **SCRATCH_RECIPE)
         if steps is not None:
             s = with_training(s, steps=steps)
         arch = architecture or s.training.architecture

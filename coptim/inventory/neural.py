@@ -1,7 +1,14 @@
 """Neural inventory policies: an MLP on the flat state and a GNN over the network tree.
 
 Both see stock scaled by the mean demand flowing through each location and return
-non-negative requests. The GNN's warehouse allocations are feasible by construction:
+non-negative requests. New networks see *centred* features (see :func:`features`): with raw
+scaled stock every input is positive (on hand ~1, inventory position ~L), so the first
+layer's weights and biases are strongly coupled, and the pathwise gradient of a weight is
+dominated by (mean input) x (gradient of the bias). HDPO from random weights then used the
+pipeline weights as a second bias (orders grew with the pipeline) and stalled 5-18 % above
+the optimum. Networks saved before the change load with ``centred=False``.
+
+The GNN's warehouse allocations are feasible by construction:
 a softmax over the stores it supplies (plus a "keep" option) times its available stock.
 """
 
@@ -29,13 +36,30 @@ def _mlp(inputs: int, hidden: int, layers: int, outputs: int) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
-def features(net: NetworkTensors, state: State) -> Tensor:
-    """Per-location features (B, n, 2 + lmax): on hand, inventory position and pipeline, scaled."""
+def feature_offset(net: NetworkTensors) -> Tensor:
+    """What :func:`features` subtracts when centred (n, 2 + lmax), in units of mean flow.
+
+    The values in a steady state where every location orders its mean flow: one period of
+    demand on hand, one in each of the ``L - 1`` pipeline slots that can be filled at
+    decision time (the last slot is always empty then), ``L`` in the inventory position.
+    """
+    slots = torch.arange(net.lmax, dtype=torch.float32)
+    pipe = (slots[None, :] < (net.lead_time[:, None] - 1)).float()
+    return torch.cat([torch.ones(net.n, 1), net.lead_time[:, None], pipe], dim=-1)
+
+
+def features(net: NetworkTensors, state: State, centred: bool = False) -> Tensor:
+    """Per-location features (B, n, 2 + lmax): on hand, inventory position and pipeline.
+
+    Stock is divided by the mean flow through the location; ``centred`` also subtracts
+    :func:`feature_offset`, so that the inputs are about zero in a typical state.
+    """
     scale = net.flow_mean.clamp_min(1e-6)
     on_hand = state.on_hand / scale
     pipe = state.pipeline / scale[:, None]
     ip = on_hand + pipe.sum(-1)
-    return torch.cat([on_hand.unsqueeze(-1), ip.unsqueeze(-1), pipe], dim=-1)
+    out = torch.cat([on_hand.unsqueeze(-1), ip.unsqueeze(-1), pipe], dim=-1)
+    return out - feature_offset(net) if centred else out
 
 
 class MLPPolicy(nn.Module):
@@ -47,13 +71,16 @@ class MLPPolicy(nn.Module):
         Compiled network (fixes the input and output sizes).
     hidden, layers
         Hidden width and number of hidden layers.
+    centred
+        Centre the input features (see :func:`features`); False only for old weights.
     """
 
     name = "mlp"
 
-    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2):
+    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2, centred: bool = True):
         super().__init__()
         self.n, self.lmax = net.n, net.lmax
+        self.centred = bool(centred)
         self.body = _mlp(net.n * (2 + net.lmax), hidden, layers, net.n)
         self.register_buffer("cap", ORDER_CAP * net.flow_mean.clamp_min(1e-6))
 
@@ -66,7 +93,7 @@ class MLPPolicy(nn.Module):
         """Requests (B, n) in ``[0, ORDER_CAP * mean flow]``."""
         if net.n != self.n or net.lmax != self.lmax:
             raise InputError("this network was trained for a different setting")
-        x = features(net, state).flatten(1)
+        x = features(net, state, self.centred).flatten(1)
         return self.cap * torch.sigmoid(self.body(x))
 
 
@@ -85,12 +112,16 @@ class GNNPolicy(nn.Module):
         Compiled network; the weights do not depend on its size, only on ``lmax``.
     hidden, layers
         Embedding width and number of message-passing rounds.
+    centred
+        Centre the input features (see :func:`features`). Off by default for the GNN: its
+        shipped results were measured without it and it has not been re-measured.
     """
 
     name = "gnn"
 
-    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2):
+    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2, centred: bool = False):
         super().__init__()
+        self.centred = bool(centred)
         from torch_geometric.nn import DenseGraphConv
 
         self.lmax = net.lmax
@@ -130,7 +161,7 @@ class GNNPolicy(nn.Module):
             raise InputError("this network was trained for a different longest lead time")
         adj, static = self._graph(net)
         B = state.batch
-        x = torch.cat([features(net, state), static.expand(B, -1, -1)], dim=-1)
+        x = torch.cat([features(net, state, self.centred), static.expand(B, -1, -1)], dim=-1)
         z = self.encode(x)
         if net.n > 1:
             for conv in self.convs:

@@ -48,6 +48,7 @@ def save_weights(model: nn.Module, setting: Setting, architecture: str, path: st
             "architecture": architecture,
             "hidden": setting.training.hidden,
             "layers": setting.training.layers,
+            "centred": bool(getattr(model, "centred", False)),
             "model": model.state_dict(),
         },
         path,
@@ -69,7 +70,9 @@ def load_network(setting: Setting, architecture: str, path: str | Path | None = 
     try:
         saved = torch.load(p, weights_only=True)
         cls = {"mlp": neural.MLPPolicy, "gnn": neural.GNNPolicy}[saved["architecture"]]
-        model = cls(NetworkTensors.from_setting(setting), int(saved["hidden"]), int(saved["layers"]))
+        # Weights saved before input centring have no "centred" entry.
+        model = cls(NetworkTensors.from_setting(setting), int(saved["hidden"]), int(saved["layers"]),
+                    centred=bool(saved.get("centred", False)))
         model.load_state_dict(saved["model"])
     except InputError:
         raise

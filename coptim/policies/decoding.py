@@ -105,10 +105,20 @@ def greedy_select(logp: Tensor, t: int) -> Tensor:
 
 
 def sampling_select(generator: torch.Generator | None = None) -> Select:
+    """Sample each row's action from its distribution by inverting the cumulative distribution.
+
+    One uniform number per row (``torch.multinomial`` draws one per row *and* action, which is
+    measurably slower in the training rollouts). The first action whose cumulative probability
+    exceeds ``u * total`` has a positive probability; a rounding corner (``u * total`` rounded up to
+    ``total``) falls back to the most likely action, so a masked action is never chosen.
+    """
     def select(logp: Tensor, t: int) -> Tensor:
         b, p, n = logp.shape
-        probs = logp.exp().reshape(b * p, n)
-        return torch.multinomial(probs, 1, generator=generator).reshape(b, p)
+        cdf = logp.exp().cumsum(dim=-1)
+        u = torch.rand(b, p, 1, generator=generator, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
+        actions = (cdf <= u).sum(dim=-1).clamp_max(n - 1)
+        allowed = torch.isfinite(logp.gather(2, actions.unsqueeze(-1))).squeeze(-1)
+        return torch.where(allowed, actions, logp.argmax(dim=-1))
     return select
 
 

@@ -3,6 +3,8 @@
 For every training instance the policy samples one rollout from each of ``starts`` distinct
 first actions, on ``augment`` symmetric copies of the instance; the baseline of a rollout is the
 mean reward over all rollouts of the same instance (Kwon et al. 2020), so no critic is needed.
+The learning rate follows :meth:`TrainConfig.lr_at` (constant or cosine decay, optional linear
+warm-up), a function of the step alone.
 
 Resumable: a checkpoint (model, optimiser, the training RNG state, step, epoch, CPU time used)
 is written atomically every ``checkpoint_every`` steps and at the end of each epoch; training
@@ -34,6 +36,8 @@ from coptim.training.checkpoint import DEFAULT_MAX_NODES, load_file, model_from_
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
                "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
+#: Learning-rate schedules (see :meth:`TrainConfig.lr_at`).
+LR_SCHEDULES = ("constant", "cosine")
 #: The validation/reference generator of each problem.
 VAL_GENERATOR = {"tsp": "uniform", "cvrp": "uniform", "knapsack": "uncorrelated"}
 
@@ -58,6 +62,9 @@ class TrainConfig:
     reference_time_limit: float | None = None
     checkpoint_every: int = 50
     max_grad_norm: float | None = None
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    min_lr: float = 0.0
     max_nodes: int = DEFAULT_MAX_NODES
     model: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +86,12 @@ class TrainConfig:
             raise InputError(f"augment must be between 1 and 8, got {self.augment}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"learning rate must be a positive number, got {self.lr!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise InputError(f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}")
+        if not (isinstance(self.min_lr, (int, float)) and math.isfinite(self.min_lr) and 0 <= self.min_lr <= self.lr):
+            raise InputError(f"min_lr must be a number between 0 and the learning rate {self.lr}, got {self.min_lr!r}")
         if self.size > self.max_nodes:
             raise InputError(f"size {self.size} is above the policy's node limit {self.max_nodes}")
         self.model = ModelConfig.from_dict({**self.model, "problem": self.problem}).to_dict()
@@ -90,6 +103,26 @@ class TrainConfig:
     @property
     def num_starts(self) -> int:
         return self.starts or self.size
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of gradient step ``step`` (0-based): a function of the step only, so a
+        resumed run follows exactly the schedule of an uninterrupted one.
+
+        Linear warm-up from ``lr / warmup_steps`` to ``lr`` over the first ``warmup_steps`` steps, then
+        ``constant`` (``lr``) or ``cosine`` (half a cosine from ``lr`` at the end of the warm-up to
+        ``min_lr`` at step ``total_steps``).
+        """
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return self.lr
+        span = max(self.total_steps - self.warmup_steps, 1)
+        frac = min(max(step - self.warmup_steps, 0) / span, 1.0)
+        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * frac))
+
+
+#: Training settings added after the first checkpoints were written, with the value that means "as before".
+_LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0}
 
 
 def default_reference_solver(problem: str, size: int) -> tuple[str, float | None]:
@@ -243,8 +276,11 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         if obj.get("problem") != cfg.problem or obj.get("size") != cfg.size:
             raise InputError(f"{ckpt_path} is a checkpoint for {obj.get('problem')} size {obj.get('size')}, "
                              f"not {cfg.problem} size {cfg.size}; use another output directory")
-        if obj.get("train_config") != cfg_dict:
-            diff = sorted(k for k in cfg_dict if obj.get("train_config", {}).get(k) != cfg_dict[k])
+        stored_cfg = obj.get("train_config")
+        if isinstance(stored_cfg, dict):  # settings added later take their defaults in older checkpoints
+            stored_cfg = {**_LATER_DEFAULTS, **stored_cfg}
+        if stored_cfg != cfg_dict:
+            diff = sorted(k for k in cfg_dict if (stored_cfg or {}).get(k) != cfg_dict[k])
             raise InputError(f"{ckpt_path} was made with other training settings ({', '.join(diff)}); "
                              "use the same settings to resume or another output directory")
         model = model_from_payload(obj, ckpt_path, cfg.problem)
@@ -282,6 +318,9 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
             stopped = "time_budget"
             break
         c0, w0 = time.process_time(), time.perf_counter()
+        lr = cfg.lr_at(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         data = env.generate(cfg.batch_size, cfg.size, generator)
         loss, mean_reward = pomo_loss(model, env, data, cfg.num_starts, cfg.augment, generator)
         optimizer.zero_grad(set_to_none=True)
@@ -295,7 +334,7 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         done_here += 1
         samples += cfg.batch_size
         loss_sum, reward_sum, count = loss_sum + float(loss.detach()), reward_sum + float(mean_reward), count + 1
-        info = {"loss": float(loss.detach()), "reward": float(mean_reward), "train_cpu_s": train_cpu}
+        info = {"loss": float(loss.detach()), "reward": float(mean_reward), "train_cpu_s": train_cpu, "lr": lr}
         epoch_end = step % cfg.steps_per_epoch == 0
         if epoch_end:
             row = {"epoch": step // cfg.steps_per_epoch, "step": step, "samples": samples,
