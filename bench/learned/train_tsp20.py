@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/learned/train_tsp20.py --out runs/pomo-tsp20 --budget 300
 
-(the shipped weights: the defaults below, i.e. 3 layers, batch 64, lr 5e-4; best.pt is step 1700.)
+(the defaults: 3 layers, batch 64, constant lr 5e-4, no augmentation: the recipe of the first shipped
+weights, best.pt at step 1700; they were sampled with torch.multinomial, another random stream, so
+the current code gives other weights.)
 
 Recipe options: ``--schedule cosine --warmup W --min-lr L`` (cosine decay over ``--epochs`` x
 ``--steps-per-epoch`` steps, after a linear warm-up) and ``--augment A`` (A symmetric copies per
-instance share the POMO baseline). E.g. the cosine + x8-augmentation run of the experiments:
+instance share the POMO baseline). The shipped weights (solvers/learned/tsp20-pomo.md):
 
-    .venv/bin/python bench/learned/train_tsp20.py --out runs/c3 --budget 300 --lr 1e-3 --schedule cosine \
-        --warmup 100 --epochs 20 --batch 8 --augment 8
+    .venv/bin/python bench/learned/train_tsp20.py --out runs/c4 --budget 300 --lr 2e-3 --schedule cosine \
+        --warmup 200 --epochs 20 --batch 8 --augment 8
 
 Resumable (run the same command again after a kill). Validation: 200 seeded TSP20 instances
 against LKH (cached in OUT/reference.json).
