@@ -235,6 +235,14 @@ def _two_opt(t: np.ndarray, dist: np.ndarray, budget: _Budget, near: np.ndarray)
     return t
 
 
+def _run(search, tour, dist, time_limit, max_iter, neighbours) -> np.ndarray:
+    """Validate, build neighbour lists, run ``search`` and rotate back to the tour's first node."""
+    _check_options(time_limit, max_iter, neighbours)
+    t, d = _prepare(tour, dist)
+    near = neighbour_lists(d, neighbours)
+    return _rotate_to(search(t, d, _Budget(time_limit, max_iter), near), int(t[0]))
+
+
 def two_opt(
     tour: Sequence[int] | np.ndarray,
     dist: np.ndarray,
@@ -269,10 +277,7 @@ def two_opt(
     InputError
         If ``tour`` is not a permutation matching ``dist`` or an option is invalid.
     """
-    _check_options(time_limit, max_iter, neighbours)
-    t, d = _prepare(tour, dist)
-    near = neighbour_lists(d, neighbours)
-    return _rotate_to(_two_opt(t, d, _Budget(time_limit, max_iter), near), int(t[0]))
+    return _run(_two_opt, tour, dist, time_limit, max_iter, neighbours)
 
 
 # ------------------------------------------------------------------------------------------
@@ -441,10 +446,7 @@ def or_opt(
     InputError
         If ``tour`` is not a permutation matching ``dist`` or an option is invalid.
     """
-    _check_options(time_limit, max_iter, neighbours)
-    t, d = _prepare(tour, dist)
-    near = neighbour_lists(d, neighbours)
-    return _rotate_to(_or_opt(t, d, _Budget(time_limit, max_iter), near), int(t[0]))
+    return _run(_or_opt, tour, dist, time_limit, max_iter, neighbours)
 
 
 # ------------------------------------------------------------------------------------------
@@ -496,10 +498,7 @@ def local_search(
     InputError
         If ``tour`` is not a permutation matching ``dist`` or an option is invalid.
     """
-    _check_options(time_limit, max_iter, neighbours)
-    t, d = _prepare(tour, dist)
-    near = neighbour_lists(d, neighbours)
-    return _rotate_to(_local_search(t, d, _Budget(time_limit, max_iter), near), int(t[0]))
+    return _run(_local_search, tour, dist, time_limit, max_iter, neighbours)
 
 
 # ------------------------------------------------------------------------------------------
