@@ -191,6 +191,22 @@ def test_reinforce_improves_on_its_start():
     assert len(r.history) == 3
 
 
+def test_reinforce_checkpoint_resume_is_exact(tmp_path):
+    s = with_training(single(lead=1, lost=False), steps=20, eval_every=10, learning_rate=0.01)
+    ck = tmp_path / "r.ckpt"
+    train_reinforce(s, checkpoint=ck, stop_after=10)
+    resumed = train_reinforce(s, checkpoint=ck)
+    straight = train_reinforce(s)
+    for a, b in zip(resumed.model.state_dict().values(), straight.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert resumed.best_validation == straight.best_validation
+    with pytest.raises(InputError, match="made by reinforce"):
+        train_hdpo(s, checkpoint=ck)
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot read the checkpoint"):
+        train_reinforce(s, checkpoint=ck)
+
+
 def test_gnn_trains_on_warehouse():
     s = warehouse(3)
     res = train_hdpo(s)
@@ -267,3 +283,11 @@ def test_optimal_policy_refuses_long_lead_time_clearly():
         make_policy(single(lead=9), "optimal")
     with pytest.raises(InputError, match="single-store"):
         make_policy(warehouse(3), "optimal")
+
+
+def test_checkpoint_with_other_training_options_is_refused(tmp_path):
+    s = with_training(single(lead=1, lost=False), steps=10, eval_every=5)
+    ck = tmp_path / "h.ckpt"
+    train_hdpo(s, checkpoint=ck, stop_after=5)
+    with pytest.raises(InputError, match="other training options .*learning_rate"):
+        train_hdpo(with_training(s, learning_rate=0.5), checkpoint=ck)

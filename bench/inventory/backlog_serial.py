@@ -93,15 +93,17 @@ def run_one(name: str) -> dict:
     target = weights_path(s, "mlp")
     save_weights(res.model, s, "mlp", target)
     tr = s.training
+    start = ("from random weights (no warm start)" if tr.warm_start == "none"
+             else f"after a warm start imitating the tuned {tr.warm_start} policy")
     target.with_suffix(".md").write_text(
         f"""# {name} - MLP trained with HDPO
 
 - Setting: `instances/inventory/{name}.toml` ({net.kind}, backlogged demand, Poisson(5)).
 - Data: {s.train.scenarios} training scenarios x {s.train.horizon} periods (warm-up {s.train.warmup},
   seed {s.train.seed}); validation {s.validation.scenarios} x {s.validation.horizon} (seed {s.validation.seed}).
-- Model: MLP, {tr.layers} x {tr.hidden} ELU; warm start by imitating the tuned {tr.warm_start} policy, then HDPO,
-  Adam lr {tr.learning_rate} with cosine decay, batch {tr.batch_size}, {tr.steps} steps; best validation at
-  step {res.best_step}.
+- Model: MLP, {tr.layers} x {tr.hidden} ELU; {start}, HDPO, Adam lr {tr.learning_rate} with cosine
+  decay, batch {tr.batch_size} scenarios of {tr.episode or s.train.horizon} periods, {tr.steps} steps; best
+  validation at step {res.best_step}.
 - Command: `.venv/bin/python bench/inventory/backlog_serial.py --only {name}`.
 - Time: {res.time_s:.0f} s on {row['hardware']}.
 - Measured on the test scenarios ({r['scenarios']} x {r['periods']} periods after warm-up, integer orders):
@@ -115,12 +117,13 @@ def run_one(name: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--force", action="store_true", help="redo settings already in the CSV")
     args = parser.parse_args()
     torch.set_num_threads(1)
     names = args.only or ["backlog-p9-L2", "backlog-p4-L4", "serial-2stage", "serial-3stage"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     done = set()
-    if CSV.exists():
+    if CSV.exists() and not args.force:
         with CSV.open() as f:
             done = {r["setting"] for r in csv.DictReader(f)}
     for name in names:

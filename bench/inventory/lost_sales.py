@@ -58,6 +58,8 @@ def hardware() -> str:
 def model_card(setting, row: dict, path: Path) -> None:
     """Write the model card that ships next to the weights."""
     tr = setting.training
+    start = ("from random weights (no warm start)" if tr.warm_start == "none"
+             else f"after a warm start imitating the tuned {tr.warm_start} policy")
     path.write_text(
         f"""# {setting.name} - MLP trained with HDPO
 
@@ -67,9 +69,9 @@ def model_card(setting, row: dict, path: Path) -> None:
   {setting.train.warmup}, seed {setting.train.seed}); validation {setting.validation.scenarios} x
   {setting.validation.horizon} (warm-up {setting.validation.warmup}, seed {setting.validation.seed}).
 - Model: MLP, {tr.layers} hidden layers of {tr.hidden} (ELU), sigmoid output times 4 x mean demand.
-- Training: warm start by imitating the tuned {tr.warm_start} policy, then HDPO (Adam, lr {tr.learning_rate},
-  cosine decay to {tr.final_lr_ratio} x, batch {tr.batch_size}, {tr.steps} steps), best on validation
-  (integer orders) kept: step {row['hdpo_best_step']}.
+- Training: {start}, HDPO (Adam, lr {tr.learning_rate}, cosine decay to
+  {tr.final_lr_ratio} x, batch {tr.batch_size} scenarios of {tr.episode or setting.train.horizon} periods, {tr.steps} steps),
+  best on validation (integer orders) kept: step {row['hdpo_best_step']}.
 - Command: `.venv/bin/python bench/inventory/lost_sales.py --only {setting.name}`
   (equivalently `coptim inventory train {setting.name}`).
 - Time: {float(row['hdpo_train_time_s']):.0f} s on {row['hardware']}.

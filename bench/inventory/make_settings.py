@@ -1,4 +1,4 @@
-"""Write the shipped settings files of instances/inventory (lost sales, backlog, serial, warehouse).
+"""Write the shipped settings files of instances/inventory (lost sales, backlog, serial, warehouse, transshipment).
 
 Run: .venv/bin/python bench/inventory/make_settings.py
 """
@@ -44,12 +44,13 @@ seed = 303
 architecture = "mlp"
 hidden = 64
 layers = 2
-learning_rate = 0.001
-batch_size = 512
+learning_rate = 0.01
+batch_size = 1024
 steps = 600
 eval_every = 25
 final_lr_ratio = 0.03
-warm_start = "capped-base-stock"
+episode = 50
+warm_start = "none"
 """
 
 
@@ -97,11 +98,13 @@ seed = 333
 architecture = "mlp"
 hidden = 64
 layers = 2
-learning_rate = 0.001
-batch_size = 512
-steps = 400
+learning_rate = 0.01
+batch_size = 1024
+steps = 600
 eval_every = 25
-warm_start = "base-stock"
+final_lr_ratio = 0.03
+episode = 50
+warm_start = "none"
 """
 
 SERIAL = """# Serial chain, backlogged demand at the store, Poisson(5): echelon base-stock is optimal (Clark-Scarf).
@@ -133,11 +136,13 @@ seed = 343
 architecture = "mlp"
 hidden = 64
 layers = 2
-learning_rate = 0.001
-batch_size = 512
-steps = 400
+learning_rate = 0.01
+batch_size = 1024
+steps = 600
 eval_every = 25
-warm_start = "echelon-base-stock"
+final_lr_ratio = 0.03
+episode = 50
+warm_start = "none"
 """
 
 STAGE = """
@@ -197,9 +202,68 @@ hidden = 32
 layers = 2
 learning_rate = 0.003
 batch_size = 64
-steps = 200
+steps = 800
 eval_every = 25
 """
+
+
+TRANSSHIP = """# {n} stores supplied externally, backlogged Poisson demand, lateral transshipment between stores.
+# Store means drawn once with numpy default_rng(7) (see make_settings.py); h = 1, p = 9, L = 2 at every
+# store, so the fully pooled system gives an exact lower bound (coptim.inventory.bounds).
+name = "transship-{n}"
+lost_sales = false
+
+[[locations]]
+name = "store"
+count = {n}
+supplier = "external"
+lead_time = 2
+holding_cost = 1.0
+underage_cost = 9.0
+demand_mean = {means}
+
+[demand]
+distribution = "poisson"
+
+[transshipment]
+cost = 0.5
+
+[train]
+scenarios = 8192
+horizon = 40
+warmup = 10
+seed = 141
+
+[validation]
+scenarios = 256
+horizon = 300
+warmup = 60
+seed = 252
+
+[test]
+scenarios = 512
+horizon = 1200
+warmup = 200
+seed = 363
+
+[training]
+architecture = "gnn"
+hidden = 32
+layers = 2
+learning_rate = 0.01
+batch_size = 64
+steps = 300
+eval_every = 25
+"""
+
+
+def transship() -> None:
+    import numpy as np
+
+    for n in (3, 10):
+        rng = np.random.default_rng(7)
+        means = np.round(rng.uniform(2.5, 7.5, n), 2)
+        (OUT / f"transship-{n}.toml").write_text(TRANSSHIP.format(n=n, means=[float(m) for m in means]))
 
 
 def more() -> None:
@@ -229,3 +293,4 @@ def more() -> None:
 if __name__ == "__main__":
     main()
     more()
+    transship()

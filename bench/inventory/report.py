@@ -44,15 +44,6 @@ def main() -> None:
                   f"| {float(r['hdpo_gap_pct']):.3f} | {float(r['base_stock_gap_pct']):.2f} "
                   f"| {float(r['hdpo_train_time_s']):.0f} |")
         print()
-    rows = _rows("inventory_backlog_serial_scratch.csv")
-    if rows:
-        print("### Same, HDPO from random initialisation (lr 0.003, 800 steps, no warm start)\n")
-        print("| setting | reference cost | HDPO | HDPO gap % | HDPO train s |")
-        print("|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['setting']} | {float(r['reference_test']):.4f} | {float(r['hdpo_test']):.4f} "
-                  f"| {float(r['hdpo_gap_pct']):.2f} | {float(r['hdpo_train_time_s']):.0f} |")
-        print()
     rows = _rows("inventory_warehouse.csv")
     if rows:
         print("### One warehouse, N stores (test cost per period per store; gap to tuned echelon base-stock)\n")
@@ -63,30 +54,30 @@ def main() -> None:
                   f"| {float(r['test_cost_per_store']):.4f} | {float(r['gap_vs_echelon_pct']):.2f} "
                   f"| {float(r['train_time_s']):.0f} |")
         print()
-    rows = _rows("inventory_scratch.csv")
+    rows = _rows("inventory_transshipment.csv")
     if rows:
-        print("### HDPO from random initialisation, centred inputs (no warm start; test gap to the reference "
-              "on the same scenarios)\n")
-        print("| setting | method | reference | reference cost | test | gap % | steps | batch | lr | episode "
-              "| best step | train CPU s |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("### Stores with transshipment (test cost per period per store; gaps to the rebalancing bound and "
+              "to the pooled bound)\n")
+        print("| setting | policy | training steps | cost per store | stderr per store | gap to bound % "
+              "| gap to pooled % | tune/train CPU s |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['setting']} | {r['method']} | {r['reference']} | {float(r['reference_test']):.4f} "
-                  f"| {float(r['test']):.4f} | {float(r['gap_pct']):.3f} | {r['steps']} | {r['batch_size']} "
-                  f"| {r['learning_rate']} | {r['episode']} | {r['best_step']} | {float(r['train_cpu_s']):.0f} |")
-        hd = [float(r["gap_pct"]) for r in rows if r["method"] == "hdpo" and r["setting"].startswith("lost-sales")]
-        if hd:
-            print(f"\n{len(hd)} lost-sales settings; worst HDPO gap {max(hd):.3f}%.")
-        print()
+            cpu = f"{float(r['train_cpu_s']):.1f}" if r["train_cpu_s"] else "-"
+            print(f"| {r['setting']} | {r['policy']} | {r['steps'] or '-'} | {float(r['test_cost_per_store']):.4f} "
+                  f"| {float(r['stderr']) / int(r['stores']):.4f} | {float(r['gap_to_bound_pct']):.2f} "
+                  f"| {float(r['gap_to_pooled_pct']):.2f} | {cpu} |")
+        bounds = {r["setting"]: (float(r["bound_per_store"]), float(r["pooled_bound_per_store"])) for r in rows}
+        print("\nLower bounds per store: " + "; ".join(f"{k} rebalancing {b:.4f}, pooled {p:.4f}"
+                                                     for k, (b, p) in bounds.items()) + ".\n")
     rows = _rows("inventory_reinforce.csv")
     if rows:
-        print("### HDPO vs REINFORCE (same network, scenarios, steps, batch; from random initialisation)\n")
-        print("| setting | method | best validation | test | train s |")
-        print("|---|---|---|---|---|")
+        print("### HDPO vs REINFORCE (same network, seed, scenarios, steps, batch and schedule; from random weights)\n")
+        print("| setting | method | reference | test | gap % | best step | train CPU s |")
+        print("|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['setting']} | {r['method']} | {float(r['best_validation']):.4f} | {float(r['test']):.4f} "
-                  f"| {float(r['train_time_s']):.0f} |")
-
+            print(f"| {r['setting']} | {r['method']} | {r['reference']} | {float(r['test']):.4f} "
+                  f"| {float(r['gap_pct']):.3f} | {r['best_step']} | {float(r['train_cpu_s']):.0f} |")
+        print()
 
 if __name__ == "__main__":
     main()

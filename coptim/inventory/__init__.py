@@ -4,13 +4,17 @@ lost-sales optimum, and neural policies trained with HDPO (Alvo, Russo and Kanor
 Modules
 -------
 settings
-    Validated, TOML-loadable settings (network tree, costs, demand, scenario sets, training).
+    Validated, TOML-loadable settings (network tree, costs, demand, scenario sets, training,
+    transshipment between stores).
 simulator
     Batched torch simulator: ``make_scenarios`` and the differentiable ``step``.
 env
     MDP interfaces: batched ``InventoryEnv`` and the Gymnasium-style ``GymInventoryEnv``.
 policies, tuning
-    Constant order, base-stock, capped base-stock, echelon base-stock, myopic; parameter search.
+    Constant order, base-stock, capped base-stock, echelon base-stock, base-stock with
+    balancing between stores, myopic; parameter search.
+bounds
+    Lower bounds for stores supplied externally (pooled systems) and free rebalancing.
 dp
     Relative value iteration for one store with lost sales; exact backlog base-stock optimum.
 neural, training

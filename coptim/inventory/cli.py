@@ -44,9 +44,6 @@ def train(
     out: Optional[Path] = typer.Option(None, help="Where to write the best weights (default: next to the checkpoint)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Checkpoint file; training resumes from it if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the result."),
-    from_scratch: bool = typer.Option(
-        False, "--from-scratch", help="No warm start; the from-scratch recipe (training.SCRATCH_RECIPE)."
-    ),
 ) -> None:
     """Train a policy for SETTING (HDPO by default), keep the best on validation, report its test cost."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -58,10 +55,6 @@ def train(
 
     try:
         s = load_setting(setting)
-        if from_scratch:
-            from coptim.inventory.training import SCRATCH_RECIPE
-
-            s = with_training(s, **SCRATCH_RECIPE)
         if steps is not None:
             s = with_training(s, steps=steps)
         arch = architecture or s.training.architecture
@@ -69,6 +62,8 @@ def train(
             raise InputError(f"unknown training method {method!r}; choose hdpo or reinforce")
         if method == "reinforce" and arch != "mlp":
             raise InputError("REINFORCE is implemented for the mlp architecture only")
+        if method == "reinforce" and s.transshipment is not None:
+            raise InputError("REINFORCE is implemented for settings without transshipment only")
         ckpt = checkpoint or Path(f"{s.name}-{arch}-{method}.ckpt")
         target = out or ckpt.with_suffix(".pt")
         with Progress(
@@ -85,7 +80,8 @@ def train(
                 res = train_hdpo(s, seed=seed, checkpoint=ckpt, progress=progress, architecture=arch,
                                  train_scenarios=train_scenarios)
             else:
-                res = train_reinforce(s, seed=seed, progress=progress, train_scenarios=train_scenarios)
+                res = train_reinforce(s, seed=seed, checkpoint=ckpt, progress=progress,
+                                      train_scenarios=train_scenarios)
             save_weights(res.model, s, arch, target)
             test = evaluate(s, res.model, "test", integer=True)
         out_obj = {
@@ -117,13 +113,20 @@ def _console(json_out: bool):
 def eval_cmd(
     setting: str = typer.Argument(..., help="Shipped setting name or TOML path."),
     policy: str = typer.Option("base-stock", "--policy", help="constant, base-stock, capped-base-stock, "
-                               "echelon-base-stock, myopic, optimal, mlp or gnn."),
+                               "echelon-base-stock, base-stock-balancing, free-rebalancing, myopic, optimal, "
+                               "mlp, gnn or pooled-bound (the pooled system's cost on the same scenarios)."),
     weights: Optional[Path] = typer.Option(None, help="Weights file for mlp/gnn (default: the shipped ones)."),
     split: str = typer.Option("test", help="train, validation or test."),
     continuous: bool = typer.Option(False, help="Do not round orders to integers."),
     json_out: bool = typer.Option(False, "--json", help="Print exactly one JSON object."),
 ) -> None:
-    """Average cost per period (and per store) of a policy on a scenario set of SETTING."""
+    """Average cost per period (and per store) of a policy on a scenario set of SETTING.
+
+    Where the lower bounds of :mod:`coptim.inventory.bounds` apply (stores supplied externally,
+    backlogged Poisson demand), the output also has ``lower_bound`` (the rebalancing bound)
+    and ``gap_to_bound_percent``.
+    """
+    from coptim.inventory.bounds import evaluate_pooled, pooled_bound, rebalancing_bound
     from coptim.inventory.evaluation import evaluate
     from coptim.inventory.registry import make_policy, optimal_cost
     from coptim.inventory.settings import load_setting
@@ -131,14 +134,24 @@ def eval_cmd(
     try:
         s = load_setting(setting)
         start = time.perf_counter()
-        pol, info = make_policy(s, policy, weights)
-        res = evaluate(s, pol, split, integer=not continuous)
+        if policy == "pooled-bound":
+            info = pooled_bound(s)
+            res = evaluate_pooled(s, split, integer=not continuous)
+        else:
+            pol, info = make_policy(s, policy, weights)
+            res = evaluate(s, pol, split, integer=not continuous)
         out_obj = {"setting": s.name, "policy": policy, "split": split, **res, "params": info,
                    "time_s": time.perf_counter() - start}
         try:
             ref = optimal_cost(s)["cost"]
             out_obj["optimal_cost"] = ref
             out_obj["gap_percent"] = 100.0 * (res["cost_per_period"] - ref) / ref
+        except InputError:
+            pass
+        try:
+            bound = rebalancing_bound(s)["cost_per_period"]
+            out_obj["lower_bound"] = bound
+            out_obj["gap_to_bound_percent"] = 100.0 * (res["cost_per_period"] - bound) / bound
         except InputError:
             pass
     except InputError as err:
@@ -149,6 +162,8 @@ def eval_cmd(
         line = f"{s.name} {policy}: {res['cost_per_period']:.4f} per period (± {res['stderr']:.4f})"
         if "gap_percent" in out_obj:
             line += f", optimum {out_obj['optimal_cost']:.4f}, gap {out_obj['gap_percent']:.2f}%"
+        if "gap_to_bound_percent" in out_obj:
+            line += f", lower bound {out_obj['lower_bound']:.4f}, gap {out_obj['gap_to_bound_percent']:.2f}%"
         typer.echo(line)
 
 

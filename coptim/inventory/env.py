@@ -4,6 +4,11 @@
 ``reset(seed=...) -> (obs, info)`` and ``step(action) -> (obs, reward, terminated, truncated, info)``
 with ``reward = -cost``. ``GymInventoryEnv`` wraps one scenario with numpy arrays and
 ``observation_space`` / ``action_space`` boxes; gymnasium itself is not needed.
+
+An action is a flat vector per scenario: the ``n`` requested shipments (one per location)
+and, in settings with transshipment, then the ``n * n`` flows between stores in row-major
+order (entry ``n + i * n + j`` moves stock from store ``i`` to store ``j``; the diagonal is
+ignored). The simulator makes both feasible.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from torch import Tensor
 
 from coptim.errors import InputError
 from coptim.inventory.settings import Setting
-from coptim.inventory.simulator import NetworkTensors, Scenarios, State, make_scenarios, step
+from coptim.inventory.simulator import NetworkTensors, Scenarios, State, lateral_flows, make_scenarios, step
 
 
 class InventoryEnv:
@@ -51,7 +56,8 @@ class InventoryEnv:
         self.integer = integer
         self.net = NetworkTensors.from_setting(setting)
         self.observation_size = self.net.n * (1 + self.net.lmax)
-        self.action_size = self.net.n
+        self.transship = setting.transshipment is not None
+        self.action_size = self.net.n * (1 + self.net.n if self.transship else 1)
         self._scen: Scenarios | None = None
         self._state: State | None = None
 
@@ -70,19 +76,30 @@ class InventoryEnv:
         return self._state
 
     def step(self, action: Tensor | np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor, dict]:
-        """Apply requests (num_envs, n) and advance one period."""
+        """Apply actions (num_envs, action_size) and advance one period.
+
+        ``info["transshipped"]`` holds the flows between stores actually moved (settings with
+        transshipment only).
+        """
         state = self.state
         if state.period >= self._scen.horizon:
             raise InputError("the episode is over; call reset()")
-        a = torch.as_tensor(action, dtype=torch.float32).reshape(self.num_envs, self.action_size)
+        a = torch.as_tensor(action, dtype=torch.float32)
+        if a.numel() != self.num_envs * self.action_size:
+            raise InputError(f"actions must have {self.action_size} entries per scenario, got {a.numel()} in all")
+        a = a.reshape(self.num_envs, self.action_size)
         if not bool(torch.isfinite(a).all()):
             raise InputError("actions must be finite numbers")
-        t = state.period
-        nxt, cost, shipped = step(self.net, state, a, self._scen.demand[:, t], integer=self.integer)
+        n, t = self.net.n, state.period
+        flows = a[:, n:].reshape(-1, n, n) if self.transship else None
+        nxt, cost, shipped = step(self.net, state, a[:, :n], self._scen.demand[:, t], integer=self.integer,
+                                  transship=flows)
         self._state = nxt
         truncated = torch.full((self.num_envs,), nxt.period >= self._scen.horizon)
         terminated = torch.zeros(self.num_envs, dtype=torch.bool)
         info = {"period": nxt.period, "shipped": shipped, "cost": cost, "counted": t >= self._scen.warmup}
+        if self.transship:
+            info["transshipped"] = lateral_flows(self.net, state.on_hand, flows, self.integer)
         return nxt.observation(), -cost, terminated, truncated, info
 
 
@@ -109,7 +126,11 @@ class Box:
 
 
 class GymInventoryEnv:
-    """One scenario of an inventory setting with the Gymnasium ``Env`` API shape (numpy in and out)."""
+    """One scenario of an inventory setting with the Gymnasium ``Env`` API shape (numpy in and out).
+
+    The action space is the flat vector of the module docstring: ``n`` orders, then the
+    ``n * n`` flows between stores in settings with transshipment.
+    """
 
     def __init__(self, setting: Setting, split: str = "train", integer: bool = False):
         self._env = InventoryEnv(setting, split, num_envs=1, integer=integer)
@@ -124,7 +145,7 @@ class GymInventoryEnv:
         return obs[0].numpy(), info
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        """Apply one request vector (n,) and advance one period."""
+        """Apply one action vector (``action_space.shape``) and advance one period."""
         obs, reward, terminated, truncated, info = self._env.step(np.asarray(action, dtype=np.float32)[None])
         info = {k: (v[0].numpy() if isinstance(v, Tensor) else v) for k, v in info.items()}
         return obs[0].numpy(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info

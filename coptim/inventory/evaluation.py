@@ -9,24 +9,26 @@ import torch
 from torch import Tensor
 
 from coptim.inventory.settings import Setting
-from coptim.inventory.simulator import NetworkTensors, Scenarios, State, make_scenarios, step
+from coptim.inventory.simulator import Action, NetworkTensors, Scenarios, State, as_action, make_scenarios, step
 
 
 def rollout(
     net: NetworkTensors,
-    policy: Callable[[NetworkTensors, State], Tensor],
+    policy: Callable[[NetworkTensors, State], Tensor | Action],
     scenarios: Scenarios,
     integer: bool = False,
 ) -> Tensor:
     """Average cost per period of every scenario after the warm-up, shape (B,).
 
+    The policy returns a request tensor or, to move stock between stores, an :class:`Action`.
     Gradients flow through the simulator when the policy has parameters and grad is enabled.
     """
     state = scenarios.initial
     total = torch.zeros(state.batch)
     for t in range(scenarios.horizon):
-        request = policy(net, state)
-        state, cost, _ = step(net, state, request, scenarios.demand[:, t], integer=integer)
+        action = as_action(policy(net, state))
+        state, cost, _ = step(net, state, action.order, scenarios.demand[:, t], integer=integer,
+                              transship=action.transship)
         if t >= scenarios.warmup:
             total = total + cost
     return total / (scenarios.horizon - scenarios.warmup)
@@ -35,7 +37,7 @@ def rollout(
 @torch.no_grad()
 def evaluate(
     setting: Setting,
-    policy: Callable[[NetworkTensors, State], Tensor],
+    policy: Callable[[NetworkTensors, State], Tensor | Action],
     split: str = "test",
     integer: bool = True,
     chunk: int = 1024,
@@ -59,7 +61,13 @@ def evaluate(
         costs.append(rollout(net, policy, scen, integer=integer))
         if progress is not None:
             progress(count)
-    c = torch.cat(costs).double()
+    return summarize(setting, split, torch.cat(costs), integer)
+
+
+def summarize(setting: Setting, split: str, costs: Tensor, integer: bool) -> dict:
+    """The result dict of :func:`evaluate` from the cost per period of every scenario of ``split``."""
+    sp = setting.split(split)
+    c = costs.double()
     mean = float(c.mean())
     stderr = float(c.std() / math.sqrt(c.numel())) if c.numel() > 1 else float("nan")
     stores = len(setting.network.stores)

@@ -10,6 +10,9 @@ the optimum. Networks saved before the change load with ``centred=False``.
 
 The GNN's warehouse allocations are feasible by construction:
 a softmax over the stores it supplies (plus a "keep" option) times its available stock.
+In settings with transshipment both networks also return flows between stores, feasible by
+construction in the same way (see :func:`lateral_split`), as an
+:class:`~coptim.inventory.simulator.Action`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import torch
 from torch import Tensor, nn
 
 from coptim.errors import InputError
-from coptim.inventory.simulator import NetworkTensors, State
+from coptim.inventory.simulator import Action, NetworkTensors, State
 
 #: Largest order a network may place, in units of the mean demand flowing through the location.
 ORDER_CAP = 4.0
+#: A fresh network keeps this many units of a store's stock for each unit it sends away.
+KEEP_ODDS = 19.0
 
 
 def _mlp(inputs: int, hidden: int, layers: int, outputs: int) -> nn.Sequential:
@@ -34,6 +39,19 @@ def _mlp(inputs: int, hidden: int, layers: int, outputs: int) -> nn.Sequential:
         width = hidden
     mods.append(nn.Linear(width, outputs))
     return nn.Sequential(*mods)
+
+
+def _start_constant(layer: nn.Linear, rows: int) -> None:
+    """Zero the first ``rows`` outputs' weights of ``layer``; set their bias so ``cap * sigmoid`` is the mean flow.
+
+    A randomly initialised output layer makes the first policy react strongly and arbitrarily
+    to the state; HDPO from there sometimes spent most of its budget undoing it and stalled
+    (lost-sales p9-L1: 5 % above the optimum). From the constant mean-demand order the
+    gradient still reaches every layer through the output weights.
+    """
+    with torch.no_grad():
+        layer.weight[:rows].zero_()
+        layer.bias[:rows].fill_(math.log(1.0 / (ORDER_CAP - 1.0)))
 
 
 def feature_offset(net: NetworkTensors) -> Tensor:
@@ -62,8 +80,21 @@ def features(net: NetworkTensors, state: State, centred: bool = False) -> Tensor
     return out - feature_offset(net) if centred else out
 
 
+def lateral_split(logits: Tensor, on_hand: Tensor) -> Tensor:
+    """Flows between stores (B, n, n) from logits (B, n, n) whose diagonal is the "keep" option.
+
+    Row ``i`` is a softmax over keeping the stock and sending it to each other store, times
+    store ``i``'s stock on hand (positive part): the outflows never exceed the stock.
+    """
+    share = torch.softmax(logits, dim=-1) * (1.0 - torch.eye(logits.shape[-1]))
+    return share * torch.relu(on_hand).unsqueeze(-1)
+
+
 class MLPPolicy(nn.Module):
     """A fully connected network from the whole state to every location's request.
+
+    With transshipment it also outputs, for every store, logits over keeping its stock and
+    sending it to each other store (:func:`lateral_split`).
 
     Parameters
     ----------
@@ -81,20 +112,29 @@ class MLPPolicy(nn.Module):
         super().__init__()
         self.n, self.lmax = net.n, net.lmax
         self.centred = bool(centred)
-        self.body = _mlp(net.n * (2 + net.lmax), hidden, layers, net.n)
+        self.transship = net.transship_cost is not None
+        self.body = _mlp(net.n * (2 + net.lmax), hidden, layers, net.n * (1 + net.n if self.transship else 1))
         self.register_buffer("cap", ORDER_CAP * net.flow_mean.clamp_min(1e-6))
 
     def start_at_mean_demand(self) -> None:
-        """Shift the output bias so that a fresh network orders about the mean demand."""
+        """Make a fresh network order the mean demand in every state (:func:`_start_constant`; and, with
+        transshipment, keeps ``KEEP_ODDS`` units of stock per unit it sends away)."""
         with torch.no_grad():
-            self.body[-1].bias.add_(math.log(1.0 / (ORDER_CAP - 1.0)))
+            _start_constant(self.body[-1], self.n)
+            bias = self.body[-1].bias
+            if self.transship:
+                bias[self.n :].view(self.n, self.n).diagonal().add_(math.log(KEEP_ODDS * (self.n - 1)))
 
-    def forward(self, net: NetworkTensors, state: State) -> Tensor:
-        """Requests (B, n) in ``[0, ORDER_CAP * mean flow]``."""
-        if net.n != self.n or net.lmax != self.lmax:
+    def forward(self, net: NetworkTensors, state: State) -> Tensor | Action:
+        """Requests (B, n) in ``[0, ORDER_CAP * mean flow]``; with transshipment an :class:`Action`."""
+        if net.n != self.n or net.lmax != self.lmax or (net.transship_cost is not None) != self.transship:
             raise InputError("this network was trained for a different setting")
         x = features(net, state, self.centred).flatten(1)
-        return self.cap * torch.sigmoid(self.body(x))
+        out = self.body(x)
+        order = self.cap * torch.sigmoid(out[:, : self.n])
+        if not self.transship:
+            return order
+        return Action(order, lateral_split(out[:, self.n :].view(-1, self.n, self.n), state.on_hand))
 
 
 class GNNPolicy(nn.Module):
@@ -106,6 +146,11 @@ class GNNPolicy(nn.Module):
     location splits its available stock by a softmax over its children and a "keep" option,
     so allocations never exceed the stock (feasible by construction).
 
+    With transshipment the graph is complete over the stores; the logit of a flow from store
+    ``i`` to store ``j`` comes from the embeddings of ``i`` and ``j`` and the cost per unit, the
+    logit of keeping from ``i``'s embedding plus ``log(n - 1)`` (so that a fresh network keeps
+    the same share whatever the number of stores), and :func:`lateral_split` makes the flows.
+
     Parameters
     ----------
     net
@@ -113,13 +158,12 @@ class GNNPolicy(nn.Module):
     hidden, layers
         Embedding width and number of message-passing rounds.
     centred
-        Centre the input features (see :func:`features`). Off by default for the GNN: its
-        shipped results were measured without it and it has not been re-measured.
+        Centre the input features (see :func:`features`); False only for old weights.
     """
 
     name = "gnn"
 
-    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2, centred: bool = False):
+    def __init__(self, net: NetworkTensors, hidden: int = 64, layers: int = 2, centred: bool = True):
         super().__init__()
         self.centred = bool(centred)
         from torch_geometric.nn import DenseGraphConv
@@ -130,11 +174,18 @@ class GNNPolicy(nn.Module):
         self.order_head = _mlp(hidden, hidden, 1, 1)
         self.alloc_head = _mlp(2 * hidden, hidden, 1, 1)
         self.keep_head = _mlp(hidden, hidden, 1, 1)
+        self.transship = net.transship_cost is not None
+        if self.transship:
+            self.flow_head = _mlp(2 * hidden + 1, hidden, 1, 1)  # (source, destination, cost per unit)
+            self.stay_head = _mlp(hidden, hidden, 1, 1)
 
     def start_at_mean_demand(self) -> None:
-        """Shift the order head's bias so that a fresh network orders about the mean demand."""
+        """Make a fresh network order the mean flow in every state (:func:`_start_constant`; and,
+        with transshipment, keeps ``KEEP_ODDS`` units of stock per unit it sends away)."""
         with torch.no_grad():
-            self.order_head[-1].bias.add_(math.log(1.0 / (ORDER_CAP - 1.0)))
+            _start_constant(self.order_head[-1], 1)
+            if self.transship:
+                self.stay_head[-1].bias.add_(math.log(KEEP_ODDS))
 
     def _graph(self, net: NetworkTensors) -> tuple[Tensor, Tensor]:
         from torch_geometric.utils import to_dense_adj
@@ -143,6 +194,8 @@ class GNNPolicy(nn.Module):
         sup = net.supplier[src]
         edges = torch.cat([torch.stack([sup, src]), torch.stack([src, sup])], dim=1)
         adj = to_dense_adj(edges, max_num_nodes=net.n)[0]  # (n, n), both edge directions
+        if self.transship:
+            adj = 1.0 - torch.eye(net.n)  # stores only: every pair can exchange stock
         scale = net.flow_mean.clamp_min(1e-6)
         underage = torch.zeros(net.n)
         underage[net.stores] = net.underage
@@ -155,10 +208,16 @@ class GNNPolicy(nn.Module):
         )
         return adj, static
 
-    def forward(self, net: NetworkTensors, state: State) -> Tensor:
-        """Requests (B, n); allocations out of inner locations sum to at most their stock."""
+    def forward(self, net: NetworkTensors, state: State) -> Tensor | Action:
+        """Requests (B, n); allocations out of inner locations sum to at most their stock.
+
+        With transshipment an :class:`Action` with the flows between stores.
+        """
         if net.lmax != self.lmax:
             raise InputError("this network was trained for a different longest lead time")
+        if (net.transship_cost is not None) != self.transship:
+            raise InputError("this network was trained for a setting with" + ("" if self.transship else "out")
+                             + " transshipment")
         adj, static = self._graph(net)
         B = state.batch
         x = torch.cat([features(net, state, self.centred), static.expand(B, -1, -1)], dim=-1)
@@ -178,4 +237,12 @@ class GNNPolicy(nn.Module):
             share = torch.softmax(torch.cat([logits, keep], dim=-1), dim=-1)[:, :-1]
             alloc = share * torch.relu(state.on_hand[:, j : j + 1])
             out = out.index_copy(1, kids, alloc)
-        return out
+        if not self.transship:
+            return out
+        n = net.n
+        pairs = torch.cat([z.unsqueeze(2).expand(-1, -1, n, -1), z.unsqueeze(1).expand(-1, n, -1, -1),
+                           torch.full((B, n, n, 1), net.transship_cost)], dim=-1)
+        logits = self.flow_head(pairs).squeeze(-1)  # (B, n, n): from i to j
+        keep = self.stay_head(z).squeeze(-1) + math.log(n - 1)  # (B, n)
+        logits = torch.diagonal_scatter(logits, keep, dim1=1, dim2=2)
+        return Action(out, lateral_split(logits, state.on_hand))

@@ -2,7 +2,9 @@
 
 A policy is a callable ``policy(net, state) -> request`` that maps a batched
 :class:`~coptim.inventory.simulator.State` to the requested shipment into every location,
-shape ``(B, n)``. The simulator makes requests feasible.
+shape ``(B, n)``. In settings with transshipment a policy may instead return an
+:class:`~coptim.inventory.simulator.Action` (orders and flows between stores). The simulator
+makes requests and flows feasible.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import torch
 from torch import Tensor
 
 from coptim.errors import InputError
-from coptim.inventory.simulator import NetworkTensors, State
+from coptim.inventory.simulator import Action, NetworkTensors, State
 
 
 class Policy(Protocol):
     """What the simulator calls every period."""
 
-    def __call__(self, net: NetworkTensors, state: State) -> Tensor: ...
+    def __call__(self, net: NetworkTensors, state: State) -> Tensor | Action: ...
 
 
 def _vector(values, n: int, what: str) -> Tensor:
@@ -61,6 +63,60 @@ class BaseStock:
 
     def __call__(self, net: NetworkTensors, state: State) -> Tensor:
         return torch.relu(self.levels - state.inventory_position())
+
+    def params(self) -> dict:
+        """Parameters, JSON-ready."""
+        return {"levels": self.levels.tolist()}
+
+
+def transport(excess: Tensor, need: Tensor) -> Tensor:
+    """Flows (B, n, n) from stores with ``excess`` (B, n) to stores with ``need`` (B, n).
+
+    North-west corner rule: store ``i``'s excess covers an interval of the cumulative excess,
+    store ``j``'s need an interval of the cumulative need, and the flow from ``i`` to ``j`` is
+    their overlap. It moves the smaller of the total excess and the total need, never more
+    than a store's excess, and whole units when the amounts are whole. Give each store at most
+    one of excess and need (a store with both would send to itself, which the simulator ignores).
+    """
+    e_hi, n_hi = excess.cumsum(-1), need.cumsum(-1)
+    low = torch.maximum((e_hi - excess).unsqueeze(-1), (n_hi - need).unsqueeze(1))
+    return torch.relu(torch.minimum(e_hi.unsqueeze(-1), n_hi.unsqueeze(1)) - low)
+
+
+def balancing_flows(net: NetworkTensors, state: State) -> Tensor:
+    """Flows (B, n, n) that move stock towards shares proportional to each store's mean demand.
+
+    The target of store ``i`` is its share ``mu_i / sum(mu)`` of the stock on hand (positive
+    part) of all stores. Stores above their target give their excess; stores below it receive,
+    but only up to the smaller of their target and their mean demand, so that stock moves only
+    to stores likely to run short in the coming period. The amount moved is the smaller of the
+    total excess and the total need (:func:`transport`; no store both gives and receives).
+    """
+    if net.transship_cost is None:
+        raise InputError("balancing needs a setting with transshipment ([transshipment] table)")
+    x = state.on_hand
+    target = torch.relu(x).sum(-1, keepdim=True) * (net.demand_mean / net.demand_mean.sum())
+    return transport(torch.relu(x - target), torch.relu(torch.minimum(target, net.demand_mean) - x))
+
+
+def balanced_base_stock(levels: Tensor, net: NetworkTensors, state: State) -> Action:
+    """Balance stock between stores (:func:`balancing_flows`), then order up to ``levels`` of the
+    inventory position after the transfers."""
+    flows = balancing_flows(net, state)
+    ip = state.inventory_position() + flows.sum(1) - flows.sum(2)
+    return Action(torch.relu(levels - ip), flows)
+
+
+class BalancedBaseStock:
+    """Base-stock orders plus proportional balancing between stores (settings with transshipment)."""
+
+    name = "base-stock-balancing"
+
+    def __init__(self, levels, n: int = 1):
+        self.levels = _vector(levels, n, "base-stock levels")
+
+    def __call__(self, net: NetworkTensors, state: State) -> Action:
+        return balanced_base_stock(self.levels, net, state)
 
     def params(self) -> dict:
         """Parameters, JSON-ready."""

@@ -1,4 +1,7 @@
-"""Policies by name: classical ones tuned on the training scenarios, the exact optimum, and trained networks."""
+"""Policies by name: classical ones tuned on the training scenarios, the exact optimum, and trained networks.
+
+``pooled-bound`` is a reference cost, not a policy of the setting (see :mod:`coptim.inventory.bounds`).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from coptim.inventory.settings import SHIPPED_DIR, Setting
 #: Folder of shipped trained weights and their model cards.
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "solvers" / "inventory"
 
-CLASSICAL = ("constant", "base-stock", "capped-base-stock", "echelon-base-stock")
-NAMES = CLASSICAL + ("myopic", "optimal", "mlp", "gnn")
+CLASSICAL = ("constant", "base-stock", "capped-base-stock", "echelon-base-stock", "base-stock-balancing")
+NAMES = CLASSICAL + ("free-rebalancing", "myopic", "optimal", "mlp", "gnn", "pooled-bound")
 
 
 def dp_params(setting: Setting):
@@ -87,7 +90,8 @@ def load_network(setting: Setting, architecture: str, path: str | Path | None = 
 def make_policy(setting: Setting, name: str, weights: str | Path | None = None):
     """A ready policy called ``name`` for ``setting``.
 
-    Classical policies are tuned on the training scenarios first; ``optimal`` solves the DP;
+    Classical policies are tuned on the training scenarios first; ``free-rebalancing`` takes
+    its level from :func:`~coptim.inventory.bounds.rebalancing_bound`; ``optimal`` solves the DP;
     ``mlp`` and ``gnn`` load trained weights.
 
     Returns
@@ -102,6 +106,11 @@ def make_policy(setting: Setting, name: str, weights: str | Path | None = None):
 
         policy, train_cost = tune(setting, name)
         return policy, {**policy.params(), "train_cost": train_cost}
+    if name == "free-rebalancing":
+        from coptim.inventory.bounds import FreeRebalancing
+
+        policy = FreeRebalancing(setting)
+        return policy, policy.params()
     if name == "myopic":
         from coptim.inventory.policies import Myopic
 
@@ -117,4 +126,7 @@ def make_policy(setting: Setting, name: str, weights: str | Path | None = None):
         return TablePolicy(sol), sol.summary()
     if name in ("mlp", "gnn"):
         return load_network(setting, name, weights), {"weights": str(weights or weights_path(setting, name))}
+    if name == "pooled-bound":
+        raise InputError("pooled-bound is a reference cost, not a policy of the setting; evaluate it with "
+                         "coptim.inventory.bounds.evaluate_pooled")
     raise InputError(f"unknown policy {name!r}; choose one of {', '.join(NAMES)}")

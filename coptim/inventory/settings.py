@@ -24,6 +24,12 @@ Example TOML (one store, lost sales)::
 
 A ``[[locations]]`` table may carry ``count = N``; it then stands for ``N`` locations named
 ``name-0 .. name-(N-1)`` and each of its numeric fields may be a list of length ``N``.
+
+A network of stores that are all supplied externally may also move stock between its stores
+(lateral transshipment) at a cost per unit moved::
+
+    [transshipment]
+    cost = 0.5
 """
 
 from __future__ import annotations
@@ -161,9 +167,12 @@ class Network:
 
     @property
     def kind(self) -> str:
-        """``"single"``, ``"serial"``, ``"warehouse"`` (one inner node, many stores) or ``"tree"``."""
+        """``"single"``, ``"stores"`` (several stores, all supplied externally), ``"serial"``,
+        ``"warehouse"`` (one inner node, many stores) or ``"tree"``."""
         if self.size == 1:
             return "single"
+        if all(s == EXTERNAL for s in self.supplier):
+            return "stores"
         if all(len(self.children(i)) <= 1 for i in range(self.size)) and len(self.stores) == 1:
             return "serial"
         inner = [i for i in range(self.size) if not self.is_store[i]]
@@ -198,6 +207,22 @@ class Demand:
             raise InputError(f"demand correlation must be below 1, got {c}")
         if c > 0 and self.distribution == "poisson":
             raise InputError("correlated demand needs distribution = \"normal\"")
+
+
+@dataclass(frozen=True)
+class Transshipment:
+    """Lateral transshipment between stores (see :func:`coptim.inventory.simulator.step`).
+
+    Parameters
+    ----------
+    cost
+        Cost per unit moved from one store to another.
+    """
+
+    cost: float
+
+    def __post_init__(self) -> None:
+        _finite_nonneg(self.cost, "transshipment cost")
 
 
 @dataclass(frozen=True)
@@ -294,6 +319,8 @@ class Setting:
         Scenario sets.
     training
         HDPO options.
+    transshipment
+        Lateral transshipment between stores, or None (no transshipment).
     """
 
     name: str
@@ -304,6 +331,7 @@ class Setting:
     validation: Split = field(default_factory=lambda: Split(1024, 600, 100, 2))
     test: Split = field(default_factory=lambda: Split(1024, 5000, 1000, 3))
     training: Training = field(default_factory=Training)
+    transshipment: Transshipment | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -316,6 +344,7 @@ class Setting:
         ):
             raise InputError("Poisson demand has its standard deviation fixed by its mean; leave demand_std out")
         self._check_episode()
+        self._check_transshipment()
 
     def _check_episode(self) -> None:
         e = self.training.episode
@@ -323,6 +352,18 @@ class Setting:
             raise InputError(
                 f"training episode of {e} periods must be longer than the training warm-up "
                 f"({self.train.warmup}) and at most the training horizon ({self.train.horizon})"
+            )
+
+    def _check_transshipment(self) -> None:
+        if self.transshipment is None:
+            return
+        kind = self.network.kind
+        if kind == "single":
+            raise InputError("transshipment needs at least two stores")
+        if kind != "stores":
+            raise InputError(
+                "transshipment needs a network of stores supplied externally (supplier = \"external\" for every "
+                f"location); this network is a {kind}"
             )
 
     def split(self, name: str) -> Split:
@@ -433,7 +474,7 @@ def _build(cls: type, data: Any, what: str, path: Path | None) -> Any:
 
 def setting_from_dict(data: dict[str, Any], path: Path | None = None) -> Setting:
     """Build a :class:`Setting` from parsed TOML."""
-    known = {"name", "lost_sales", "locations", "demand", "train", "validation", "test", "training"}
+    known = {"name", "lost_sales", "locations", "demand", "train", "validation", "test", "training", "transshipment"}
     unknown = set(data) - known
     if unknown:
         raise InputError(f"unknown top-level field {sorted(unknown)[0]!r}", path)
@@ -445,7 +486,8 @@ def setting_from_dict(data: dict[str, Any], path: Path | None = None) -> Setting
     kwargs: dict[str, Any] = {"name": data.get("name", path.stem if path else ""), "network": network, "demand": demand}
     if "lost_sales" in data:
         kwargs["lost_sales"] = data["lost_sales"]
-    for key, cls in (("train", Split), ("validation", Split), ("test", Split), ("training", Training)):
+    for key, cls in (("train", Split), ("validation", Split), ("test", Split), ("training", Training),
+                     ("transshipment", Transshipment)):
         if key in data:
             kwargs[key] = _build(cls, data[key], key, path)
     try:

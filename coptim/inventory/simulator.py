@@ -9,18 +9,23 @@ Timing of one period, for every scenario at once:
    external supplier are always met; requests to an inner location are scaled down in
    proportion when they add up to more than its stock (feasible by construction).
 3. Shipped stock leaves the supplier now and joins the pipeline ``lead_time`` periods ahead.
-4. Demand hits the stores; unmet demand is lost or backlogged.
-5. Cost: ``holding_cost`` per unit on hand at the end of the period (all locations) plus
-   ``underage_cost`` per unit of unmet demand (stores).
-6. Deliveries due next period arrive.
+4. In settings with transshipment (all locations are stores supplied externally), the policy
+   also chooses flows ``F[b, i, j]`` from store ``i`` to store ``j``; the stock moves at once
+   (proactive, instantaneous transshipment). A store's outflows are scaled down in proportion
+   where they add up to more than its stock on hand (positive part).
+5. Demand hits the stores; unmet demand is lost or backlogged.
+6. Cost: ``holding_cost`` per unit on hand at the end of the period (all locations) plus
+   ``underage_cost`` per unit of unmet demand (stores) plus the transshipment cost per unit moved.
+7. Deliveries due next period arrive.
 
-The cost is a piecewise-linear function of the shipments, so autograd gives the pathwise
-derivatives HDPO needs.
+The cost is a piecewise-linear function of the shipments and flows, so autograd gives the
+pathwise derivatives HDPO needs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -53,6 +58,7 @@ class NetworkTensors:
     flow_mean: Tensor  # (n,) mean demand passing through each location per period
     echelon: Tensor  # (n, n): [i, k] = 1 if k is i or downstream of i
     lost_sales: bool
+    transship_cost: float | None = None  # cost per unit moved between stores; None: no transshipment
 
     @classmethod
     def from_setting(cls, setting: Setting) -> "NetworkTensors":
@@ -91,7 +97,24 @@ class NetworkTensors:
             flow_mean=flow,
             echelon=echelon,
             lost_sales=setting.lost_sales,
+            transship_cost=None if setting.transshipment is None else setting.transshipment.cost,
         )
+
+
+class Action(NamedTuple):
+    """What a policy returns in a setting with transshipment.
+
+    ``order`` (B, n) are the requested shipments into every location (as a plain request
+    tensor elsewhere); ``transship`` (B, n, n) are the flows from store ``i`` to store ``j``.
+    """
+
+    order: Tensor
+    transship: Tensor | None = None
+
+
+def as_action(out: Tensor | Action) -> Action:
+    """A policy's output as an :class:`Action` (a plain request tensor moves no stock between stores)."""
+    return out if isinstance(out, Action) else Action(out)
 
 
 @dataclass
@@ -201,8 +224,37 @@ def make_scenarios(setting: Setting, split: str | Split, start: int = 0, count: 
     )
 
 
+def lateral_flows(net: NetworkTensors, on_hand: Tensor, transship: Tensor, integer: bool = False) -> Tensor:
+    """The flows between stores that :func:`step` carries out, shape (B, n, n).
+
+    Negative flows and the diagonal count as 0; a store's outflows are scaled down in
+    proportion where they exceed its stock on hand (positive part). With ``integer`` flows are
+    rounded first and whole units moved after the scaling (rounded down), so that the outflows
+    still fit in the stock.
+    """
+    if net.transship_cost is None:
+        raise InputError("this setting has no transshipment; add a [transshipment] table to move stock between stores")
+    shape = (on_hand.shape[0], net.n, net.n)
+    if transship.shape != shape:
+        raise InputError(f"transshipment flows must have shape {shape}, got {tuple(transship.shape)}")
+    flows = torch.relu(transship) * (1.0 - torch.eye(net.n))
+    if integer:
+        flows = torch.round(flows)
+    out = flows.sum(-1, keepdim=True)
+    avail = torch.relu(on_hand).unsqueeze(-1)
+    flows = flows * torch.where(out > avail, avail / out.clamp_min(1e-9), torch.ones_like(out))
+    if integer:
+        flows = torch.floor(flows + 1e-6)
+    return flows
+
+
 def step(
-    net: NetworkTensors, state: State, request: Tensor, demand: Tensor, integer: bool = False
+    net: NetworkTensors,
+    state: State,
+    request: Tensor,
+    demand: Tensor,
+    integer: bool = False,
+    transship: Tensor | None = None,
 ) -> tuple[State, Tensor, Tensor]:
     """Advance every scenario by one period.
 
@@ -218,6 +270,10 @@ def step(
         Store demand this period (B, S).
     integer
         Round requests to integers and ship whole units only (test mode).
+    transship
+        Flows between stores (B, n, n), ``transship[b, i, j]`` units from store ``i`` to store
+        ``j``, made feasible by :func:`lateral_flows`; settings with transshipment only.
+        None moves nothing.
 
     Returns
     -------
@@ -242,6 +298,9 @@ def step(
         on_hand = on_hand - shipped @ net.child_matrix
     else:
         shipped = request
+    if transship is not None:
+        flows = lateral_flows(net, on_hand, transship, integer)
+        on_hand = on_hand + flows.sum(1) - flows.sum(2)
     pipeline = state.pipeline + shipped.unsqueeze(-1) * net.arrival
     store_stock = on_hand[:, net.stores]
     if net.lost_sales:
@@ -252,6 +311,8 @@ def step(
         unmet = torch.relu(-store_end)
     on_hand = on_hand.index_copy(1, net.stores, store_end)
     cost = (torch.relu(on_hand) * net.holding).sum(-1) + (unmet * net.underage).sum(-1)
+    if transship is not None:
+        cost = cost + net.transship_cost * flows.sum((1, 2))
     on_hand = on_hand + pipeline[..., 0]
     pipeline = torch.cat([pipeline[..., 1:], torch.zeros_like(pipeline[..., :1])], dim=-1)
     return State(on_hand, pipeline, state.period + 1), cost, shipped

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -24,16 +24,7 @@ from torch import Tensor, nn
 from coptim.errors import InputError
 from coptim.inventory.evaluation import evaluate, rollout
 from coptim.inventory.settings import Setting
-from coptim.inventory.simulator import NetworkTensors, Scenarios, State, make_scenarios, step
-
-
-#: Training options that take HDPO from random weights to the optimum on the single-store
-#: settings (bench/inventory/scratch.py): no warm start, 50-period episodes (the training
-#: split's warm-up uncounted), 1,024 scenarios per step, Adam at 0.01 with cosine decay.
-#: It relies on the MLP's centred inputs; with the shipped settings' step size of 0.001,
-#: or on 100-period episodes, HDPO from scratch stalls above the optimum.
-SCRATCH_RECIPE = {"warm_start": "none", "episode": 50, "batch_size": 1024, "learning_rate": 0.01, "steps": 600,
-                  "eval_every": 25}
+from coptim.inventory.simulator import NetworkTensors, Scenarios, State, as_action, make_scenarios, step
 
 
 def init_weights(model: nn.Module, seed: int) -> None:
@@ -93,6 +84,7 @@ def warm_start(
 
     A tuned classical policy is a cheap, legitimate starting point for HDPO: it puts the
     network near a good basin, after which the pathwise gradients refine it.
+    With transshipment only the orders are imitated (the flows are not fitted).
 
     Returns
     -------
@@ -117,7 +109,7 @@ def warm_start(
     loss = torch.tensor(math.nan)
     for _ in range(steps):
         idx = torch.randint(on_hand.shape[0], (min(1024, on_hand.shape[0]),), generator=gen)
-        pred = model(net, State(on_hand[idx], pipeline[idx])) / net.flow_mean.clamp_min(1e-6)
+        pred = as_action(model(net, State(on_hand[idx], pipeline[idx]))).order / net.flow_mean.clamp_min(1e-6)
         loss = ((pred - target[idx]) ** 2).mean()
         opt.zero_grad()
         loss.backward()
@@ -148,6 +140,89 @@ def _validate(setting: Setting, model: nn.Module) -> float:
     out = evaluate(setting, model, "validation", integer=True)["cost_per_period"]
     model.train()
     return out
+
+
+class _Run:
+    """What a training run carries from step to step, saved to and resumed from one checkpoint file.
+
+    ``model`` is what the optimiser updates (for REINFORCE the Gaussian wrapper); ``policy`` is
+    the deterministic network that is validated and returned.
+    """
+
+    def __init__(self, setting: Setting, method: str, architecture: str, model: nn.Module, policy: nn.Module,
+                 opt: torch.optim.Optimizer, seed: int, checkpoint: str | Path | None):
+        self.setting, self.method, self.architecture = setting, method, architecture
+        self.model, self.policy, self.opt = model, policy, opt
+        self.features = "centred" if getattr(policy, "centred", False) else "scaled"
+        self.gen = torch.Generator().manual_seed(seed + 1)
+        self.path = Path(checkpoint) if checkpoint is not None else None
+        self.step, self.best, self.best_step, self.history = 0, math.inf, 0, []
+        self.best_state = copy.deepcopy(policy.state_dict())
+        self.t0 = time.perf_counter()
+
+    def resume(self) -> bool:
+        """Load the checkpoint if there is one; True if it was loaded."""
+        if self.path is None or not self.path.exists():
+            return False
+        try:
+            saved = torch.load(self.path, weights_only=True)
+        except Exception as err:  # truncated or foreign file
+            raise InputError(f"cannot read the checkpoint ({err}); delete it to start over", self.path) from None
+        if (saved.get("setting"), saved.get("architecture")) != (self.setting.name, self.architecture):
+            raise InputError("the checkpoint belongs to another setting or architecture", self.path)
+        if saved.get("method", "hdpo") != self.method:
+            raise InputError(f"the checkpoint was made by {saved.get('method', 'hdpo')}, not {self.method}", self.path)
+        options = asdict(self.setting.training)
+        if saved.get("training") != options:
+            changed = sorted(k for k in options if (saved.get("training") or {}).get(k) != options[k])
+            raise InputError(f"the checkpoint was made with other training options ({', '.join(changed)}); "
+                             "delete it to start over", self.path)
+        if saved.get("features", "scaled") != self.features:
+            raise InputError(f"the checkpoint was trained on {saved.get('features', 'scaled')} features, "
+                             f"this network uses {self.features}; delete it to start over", self.path)
+        self.model.load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["optimizer"])
+        self.gen.set_state(saved["generator"])
+        self.step, self.best, self.best_step = saved["step"], saved["best"], saved["best_step"]
+        self.best_state = saved["best_model"]
+        self.history = [tuple(h) for h in saved["history"]]
+        self.t0 = time.perf_counter() - saved["time_s"]
+        return True
+
+    def end_of_step(self, done: int, loss: float) -> None:
+        """Record step ``done``; validate, keep the best and save the checkpoint when it is due."""
+        self.step = done
+        tr = self.setting.training
+        if done % tr.eval_every == 0 or done == tr.steps:
+            val = _validate(self.setting, self.policy)
+            self.history.append((done, loss, val))
+            if val < self.best:
+                self.best, self.best_step = val, done
+                self.best_state = copy.deepcopy(self.policy.state_dict())
+            if self.path is not None:
+                _save(self.path, {
+                    "setting": self.setting.name, "architecture": self.architecture, "method": self.method,
+                    "training": asdict(self.setting.training),
+                    "features": self.features, "model": self.model.state_dict(),
+                    "optimizer": self.opt.state_dict(), "generator": self.gen.get_state(), "step": done,
+                    "best": self.best, "best_step": self.best_step, "best_model": self.best_state,
+                    "history": [list(h) for h in self.history], "time_s": time.perf_counter() - self.t0,
+                })
+
+    def result(self) -> "TrainResult":
+        """The best network on validation and the history."""
+        if not self.history and self.step >= self.setting.training.steps:
+            self.best = _validate(self.setting, self.policy)
+        self.policy.load_state_dict(self.best_state)
+        return TrainResult(self.policy, self.best, self.best_step, self.setting.training.steps,
+                           time.perf_counter() - self.t0, self.history)
+
+
+def _training_data(setting: Setting, train_scenarios: int | None) -> tuple[int, Scenarios]:
+    n_train = train_scenarios or setting.train.scenarios
+    if n_train > setting.train.scenarios:
+        raise InputError(f"the setting has only {setting.train.scenarios} training scenarios, asked for {n_train}")
+    return n_train, training_scenarios(setting, n_train)
 
 
 def train_hdpo(
@@ -185,83 +260,35 @@ def train_hdpo(
         The best model on the validation scenarios and the training history.
     """
     tr = setting.training
+    arch = architecture or tr.architecture
     net = NetworkTensors.from_setting(setting)
-    n_train = train_scenarios or setting.train.scenarios
-    if n_train > setting.train.scenarios:
-        raise InputError(f"the setting has only {setting.train.scenarios} training scenarios, asked for {n_train}")
-    data = training_scenarios(setting, n_train)
-    model = build_policy(setting, seed, architecture)
-    features = "centred" if getattr(model, "centred", False) else "scaled"
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    t_start = time.perf_counter()
-    if tr.warm_start != "none" and not (ckpt is not None and ckpt.exists()):
+    n_train, data = _training_data(setting, train_scenarios)
+    model = build_policy(setting, seed, arch)
+    resuming = checkpoint is not None and Path(checkpoint).exists()
+    t_warm = time.perf_counter()
+    if tr.warm_start != "none" and not resuming:
         from coptim.inventory.tuning import tune
 
         teacher, _ = tune(setting, tr.warm_start)
         warm_start(model, setting, teacher, seed=seed)
-    opt = torch.optim.Adam(model.parameters(), lr=tr.learning_rate)
-    gen = torch.Generator().manual_seed(seed + 1)
-    start_step, best, best_step, history = 0, math.inf, 0, []
-    elapsed = time.perf_counter() - t_start
-    best_state = copy.deepcopy(model.state_dict())
-    if ckpt is not None and ckpt.exists():
-        saved = torch.load(ckpt, weights_only=True)
-        if saved.get("setting") != setting.name or saved.get("architecture") != (architecture or tr.architecture):
-            raise InputError("the checkpoint belongs to another setting or architecture", ckpt)
-        if saved.get("features", "scaled") != features:
-            raise InputError(f"the checkpoint was trained on {saved.get('features', 'scaled')} features, "
-                             f"this network uses {features}; delete it to start over", ckpt)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        gen.set_state(saved["generator"])
-        start_step, best, best_step = saved["step"], saved["best"], saved["best_step"]
-        best_state = saved["best_model"]
-        history = [tuple(h) for h in saved["history"]]
-        elapsed = saved["time_s"]
-    t0 = time.perf_counter() - elapsed
+    run = _Run(setting, "hdpo", arch, model, model, torch.optim.Adam(model.parameters(), lr=tr.learning_rate),
+               seed, checkpoint)
+    if not run.resume():
+        run.t0 = t_warm  # the warm start counts as training time
     batch = min(tr.batch_size, n_train)
-    loss_value = math.nan
     end = tr.steps if stop_after is None else min(tr.steps, stop_after)
-    for k in range(start_step, end):
-        for group in opt.param_groups:
+    for k in range(run.step, end):
+        for group in run.opt.param_groups:
             group["lr"] = learning_rate(tr, k)
-        idx = torch.randint(n_train, (batch,), generator=gen)
+        idx = torch.randint(n_train, (batch,), generator=run.gen)
         loss = rollout(net, model, data.select(idx)).mean()
-        opt.zero_grad()
+        run.opt.zero_grad()
         loss.backward()
-        opt.step()
-        loss_value = float(loss.detach())
-        done = k + 1
-        if done % tr.eval_every == 0 or done == tr.steps:
-            val = _validate(setting, model)
-            history.append((done, loss_value, val))
-            if val < best:
-                best, best_step = val, done
-                best_state = copy.deepcopy(model.state_dict())
-            if ckpt is not None:
-                _save(
-                    ckpt,
-                    {
-                        "setting": setting.name,
-                        "architecture": architecture or tr.architecture,
-                        "features": features,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "generator": gen.get_state(),
-                        "step": done,
-                        "best": best,
-                        "best_step": best_step,
-                        "best_model": best_state,
-                        "history": [list(h) for h in history],
-                        "time_s": time.perf_counter() - t0,
-                    },
-                )
+        run.opt.step()
+        run.end_of_step(k + 1, float(loss.detach()))
         if progress is not None:
-            progress(done, loss_value, best)
-    if start_step >= tr.steps and not history:
-        best = _validate(setting, model)
-    model.load_state_dict(best_state)
-    return TrainResult(model, best, best_step, tr.steps, time.perf_counter() - t0, history)
+            progress(k + 1, float(loss.detach()), run.best)
+    return run.result()
 
 
 class GaussianPolicy(nn.Module):
@@ -285,32 +312,37 @@ class GaussianPolicy(nn.Module):
 def train_reinforce(
     setting: Setting,
     seed: int = 0,
+    checkpoint: str | Path | None = None,
     progress: Callable[[int, float, float], None] | None = None,
     train_scenarios: int | None = None,
+    stop_after: int | None = None,
 ) -> TrainResult:
-    """Train the same network with REINFORCE (score-function gradients, cost-to-go, mean baseline).
+    """Train the same MLP with REINFORCE (score-function gradients, cost-to-go, mean baseline).
 
-    Uses the same scenarios, steps, batch size and validation as :func:`train_hdpo`.
+    Uses the same scenarios, steps, batch size, step-size schedule, validation and
+    checkpointing as :func:`train_hdpo`; the Gaussian noise's scale is learned too and
+    saved in the checkpoint, but the returned network is the deterministic mean policy.
     """
     tr = setting.training
     net = NetworkTensors.from_setting(setting)
-    n_train = train_scenarios or setting.train.scenarios
-    data = training_scenarios(setting, n_train)
+    n_train, data = _training_data(setting, train_scenarios)
     base = build_policy(setting, seed, "mlp")
     model = GaussianPolicy(base, net)
-    opt = torch.optim.Adam(model.parameters(), lr=tr.learning_rate)
-    gen = torch.Generator().manual_seed(seed + 1)
-    best, best_step, history = math.inf, 0, []
-    best_state = copy.deepcopy(base.state_dict())
-    t0 = time.perf_counter()
+    run = _Run(setting, "reinforce", "mlp", model, base, torch.optim.Adam(model.parameters(), lr=tr.learning_rate),
+               seed, checkpoint)
+    run.resume()
     batch = min(tr.batch_size, n_train)
-    for k in range(tr.steps):
-        scen = data.select(torch.randint(n_train, (batch,), generator=gen))
+    end = tr.steps if stop_after is None else min(tr.steps, stop_after)
+    for k in range(run.step, end):
+        for group in run.opt.param_groups:
+            group["lr"] = learning_rate(tr, k)
+        scen = data.select(torch.randint(n_train, (batch,), generator=run.gen))
         state = scen.initial
         logps, costs = [], []
         for t in range(scen.horizon):
             dist = model.distribution(net, state)
-            action = dist.sample()
+            noise = torch.randn(dist.mean.shape, generator=run.gen)  # seeded, resumable
+            action = (dist.mean + dist.stddev * noise).detach()
             logps.append(dist.log_prob(action).sum(-1))
             with torch.no_grad():
                 state, cost, _ = step(net, state, action, scen.demand[:, t])
@@ -320,20 +352,11 @@ def train_reinforce(
         adv = to_go - to_go.mean(0, keepdim=True)
         adv = adv / (adv.std(0, keepdim=True) + 1e-6)
         loss = (torch.stack(logps, 1) * adv).mean()
-        opt.zero_grad()
+        run.opt.zero_grad()
         loss.backward()
-        opt.step()
+        run.opt.step()
         train_cost = float(c[:, scen.warmup :].mean())
-        done = k + 1
-        if done % tr.eval_every == 0 or done == tr.steps:
-            base.eval()
-            val = evaluate(setting, base, "validation", integer=True)["cost_per_period"]
-            base.train()
-            history.append((done, train_cost, val))
-            if val < best:
-                best, best_step = val, done
-                best_state = copy.deepcopy(base.state_dict())
+        run.end_of_step(k + 1, train_cost)
         if progress is not None:
-            progress(done, train_cost, best)
-    base.load_state_dict(best_state)
-    return TrainResult(base, best, best_step, tr.steps, time.perf_counter() - t0, history)
+            progress(k + 1, train_cost, run.best)
+    return run.result()

@@ -16,16 +16,23 @@ from torch import Tensor
 
 from coptim.errors import InputError
 from coptim.inventory.evaluation import rollout
-from coptim.inventory.policies import BaseStock, CappedBaseStock, ConstantOrder, EchelonBaseStock
+from coptim.inventory.policies import (
+    BalancedBaseStock,
+    BaseStock,
+    CappedBaseStock,
+    ConstantOrder,
+    EchelonBaseStock,
+    balanced_base_stock,
+)
 from coptim.inventory.settings import Setting
-from coptim.inventory.simulator import NetworkTensors, Scenarios, State, make_scenarios
+from coptim.inventory.simulator import Action, NetworkTensors, Scenarios, State, make_scenarios
 
 #: Training scenarios used for the search (the first ones of the training set).
 SEARCH_SCENARIOS = 2048
 #: Candidates simulated together.
 CHUNK = 32
 
-Rule = Callable[[Tensor, Tensor, State, NetworkTensors], Tensor]
+Rule = Callable[[Tensor, Tensor, State, NetworkTensors], Tensor | Action]
 
 
 def _rules() -> dict[str, tuple[int, Rule]]:
@@ -35,6 +42,7 @@ def _rules() -> dict[str, tuple[int, Rule]]:
         "base-stock": (1, lambda p, ip, st, net: torch.relu(p[..., 0] - ip)),
         "capped-base-stock": (2, lambda p, ip, st, net: torch.minimum(torch.relu(p[..., 0] - ip), p[..., 1])),
         "echelon-base-stock": (1, lambda p, ip, st, net: torch.relu(p[..., 0] - ip @ net.echelon.T)),
+        "base-stock-balancing": (1, lambda p, ip, st, net: balanced_base_stock(p[..., 0], net, st)),
     }
 
 
@@ -84,7 +92,9 @@ def tune(setting: Setting, name: str, rounds: int = 2, scenarios: int = SEARCH_S
     setting
         The setting.
     name
-        ``"constant"``, ``"base-stock"``, ``"capped-base-stock"`` or ``"echelon-base-stock"``.
+        ``"constant"``, ``"base-stock"``, ``"capped-base-stock"``, ``"echelon-base-stock"`` or
+        ``"base-stock-balancing"`` (settings with transshipment; the levels are tuned with the
+        balancing rule in place).
     rounds
         Coordinate-search rounds for networks with several locations.
     scenarios
@@ -98,6 +108,8 @@ def tune(setting: Setting, name: str, rounds: int = 2, scenarios: int = SEARCH_S
     rules = _rules()
     if name not in rules:
         raise InputError(f"no tuner for policy {name!r}; choose one of {', '.join(rules)}")
+    if name == "base-stock-balancing" and setting.transshipment is None:
+        raise InputError("base-stock-balancing needs a setting with transshipment ([transshipment] table)")
     net = NetworkTensors.from_setting(setting)
     scen = make_scenarios(setting, "train", 0, min(scenarios, setting.train.scenarios))
     n = net.n
@@ -135,5 +147,6 @@ def tune(setting: Setting, name: str, rounds: int = 2, scenarios: int = SEARCH_S
             costs = _costs(net, scen, name, cands)
             j = int(costs.argmin())
             best, cost = cands[j], float(costs[j])
-    cls = {"constant": ConstantOrder, "base-stock": BaseStock, "echelon-base-stock": EchelonBaseStock}[name]
+    cls = {"constant": ConstantOrder, "base-stock": BaseStock, "echelon-base-stock": EchelonBaseStock,
+           "base-stock-balancing": BalancedBaseStock}[name]
     return cls(best[:, 0], n), cost
