@@ -117,7 +117,8 @@ def solve(
         None, "--out", "-o", help="Write the solution in the problem's format (.tour, .sol, ...)."
     ),
     branching: Optional[str] = typer.Option(
-        None, "--branching", help="MILP only: SCIP branching rule (relpscost, pscost, fullstrong, mostinf, random)."
+        None, "--branching", help="MILP only: SCIP branching rule (relpscost, pscost, fullstrong, mostinf, random), "
+        "or learned:NAME|PATH for a trained policy (solvers/branching/NAME.pt or a .pt file)."
     ),
     option: list[str] = typer.Option(
         [], "--option", "-O", help="Solver option as key=value (repeatable), e.g. -O runs=5."
@@ -191,17 +192,20 @@ def _print_result(payload: dict[str, Any]) -> None:
 @app.command()
 def generate(
     problem: str = typer.Argument(..., help=PROBLEM_HELP),
-    size: int = typer.Option(..., "--size", "-n", help="Instance size: nodes, customers, items or set-cover rows."),
+    size: str = typer.Option(
+        ..., "--size", "-n",
+        help="Instance size: nodes, customers, items, set-cover rows, auction bids; or a name "
+        "(easy, medium, hard) for the milp generators of Gasse et al.",
+    ),
     count: int = typer.Option(1, "--count", "-k", help="Number of instances."),
     seed: int = typer.Option(0, "--seed", help="Seed; instance i uses the seed pair (seed, i)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (created if missing)."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Generator name; default the problem's first."),
+    kind: Optional[str] = typer.Option(
+        None, "--kind", help="Generator name; default the problem's first (milp: setcover, cauctions, facility, indset)."
+    ),
     option: list[str] = typer.Option([], "--option", "-O", help="Generator option as key=value (repeatable)."),
 ) -> None:
     """Write seeded random instances in the problem's standard format."""
-    import numpy as np
-    from rich.progress import track
-
     from coptim import problems
 
     prob = problems.get(problem)
@@ -210,25 +214,13 @@ def generate(
     kind = kind or next(iter(prob.generators))
     if kind not in prob.generators:
         raise InputError(f"unknown generator {kind!r} for {problem}; choose one of {', '.join(prob.generators)}")
-    if size < 1:
-        raise InputError(f"--size must be at least 1, got {size}")
+    number = prob.size_of(kind, size)
     if count < 1:
         raise InputError(f"--count must be at least 1, got {count}")
     options = _parse_options(option)
     _check_options(prob.generators[kind], options, f"generator {kind!r}")
-    out.mkdir(parents=True, exist_ok=True)
-    suffix = prob.suffixes[0]
-    written = 0
-    for i in track(range(count), description=f"generating {problem}", disable=count < 20, console=_stderr_console()):
-        name = f"{problem}-{kind}-{size}-s{seed}-{i}"
-        path = out / f"{name}{suffix}"
-        if path.exists():
-            continue  # resumable: instance i with this seed is always the same
-        instance = prob.generators[kind](size, np.random.default_rng([seed, i]), name=name, **options)
-        tmp = path.with_name(f".{path.name}.tmp{suffix}")
-        prob.write(instance, tmp)
-        os.replace(tmp, path)
-        written += 1
+    _, written = problems.generate_files(prob, kind, number, count, seed, out, options=options,
+                                         progress=count >= 20, console=_stderr_console())
     typer.echo(f"wrote {written} {problem} instance(s) to {out} ({count - written} already there)", err=True)
 
 
@@ -283,11 +275,14 @@ def list_solvers(
 
 
 def _mount_subcommands() -> None:
+    from coptim.branching.cli import app as branching_app
     from coptim.inventory.cli import app as inventory_app
     from coptim.train_cli import train as train_command
 
     app.command("train")(train_command)
     app.add_typer(inventory_app, name="inventory", help="Inventory networks: simulate, train (HDPO) and evaluate policies.")
+    app.add_typer(branching_app, name="branching",
+                  help="Learned branching inside SCIP (Gasse et al. 2019): collect expert samples, train, branch.")
 
 
 _mount_subcommands()

@@ -687,7 +687,8 @@ def generate_setcover(size: int, rng: np.random.Generator | int, *, ncols: int =
     Parameters
     ----------
     size
-        Number of rows (Gasse et al. use 500, 1000 and 2000).
+        Number of rows (Gasse et al. use 500, 1000 and 2000: the named sizes easy, medium and
+        hard of :data:`coptim.problems.milp_generators.NAMED_SIZES`).
     rng
         A numpy Generator, or a seed for one.
     ncols
@@ -745,14 +746,28 @@ def generate_setcover(size: int, rng: np.random.Generator | int, *, ncols: int =
     )
 
 
+def _generators() -> dict:
+    from coptim.problems import milp_generators as gen
+
+    return {"setcover": generate_setcover, "cauctions": gen.generate_cauctions,
+            "facility": gen.generate_facility, "indset": gen.generate_indset}
+
+
+def _named_sizes() -> dict:
+    from coptim.problems.milp_generators import NAMED_SIZES
+
+    return {kind: dict(sizes) for kind, sizes in NAMED_SIZES.items()}
+
+
 PROBLEM = Problem(
     name="milp",
     suffixes=_SUFFIXES,
     read=read,
     write=write,
     check=check,
-    generators={"setcover": generate_setcover},
+    generators=_generators(),
     write_solution=write_solution,
     solution_to_json=lambda s: {str(k): float(v) for k, v in s.items()},
     sense="min",
+    named_sizes=_named_sizes(),
 )
