@@ -191,7 +191,9 @@ def _key_of(fields: dict[str, str]) -> Key:
     return Key(fields["path"], fields["solver"], fields["options"], int(fields["seed"]), float(fields["time_limit"]))
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
@@ -236,7 +238,7 @@ def prepare_results(out: Path) -> set[Key]:
     if not lines[-1]:
         lines.pop()
     if not lines or not lines[0].endswith("\n"):
-        _write_atomic(out, header)
+        write_text_atomic(out, header)
         return set()
     if lines[0] != header:
         raise InputError("the file exists with a different header, so it is not a coptim bench results file; "
@@ -259,7 +261,7 @@ def prepare_results(out: Path) -> set[Key]:
             raise InputError("malformed results line (not the last one, so not a cut-off write)", out, number)
         keep.append(line)
     if len(keep) != len(lines):
-        _write_atomic(out, "".join(keep))
+        write_text_atomic(out, "".join(keep))
     return done
 
 

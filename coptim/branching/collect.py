@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from coptim.bench import write_text_atomic
 from coptim.errors import InputError
 
 #: Probability of querying the expert at a node (Gasse et al.: 0.05).
@@ -99,20 +100,6 @@ def _atomic_savez(path: Path, arrays: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -310,7 +297,7 @@ def collect_episode(job: CollectJob) -> CollectResult:
                            expert_time_s=rule.expert_time, new_files=new_files)
     rule.extractor = None
     model.freeProb()  # release SCIP's memory now (the model and its Python rule form a reference cycle)
-    _atomic_text(marker, json.dumps(asdict(result)) + "\n")
+    write_text_atomic(marker, json.dumps(asdict(result)) + "\n")
     return result
 
 

@@ -279,22 +279,9 @@ def load_file(path: Any) -> dict[str, Any]:
         If the file is missing, unreadable (corrupted, truncated, not a torch file) or not a
         coptim branching checkpoint.
     """
-    import pickle
-    import zipfile
-    from pathlib import Path
+    from coptim.training.checkpoint import read_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"policy file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError,
-            AttributeError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        raise InputError(f"policy file {path} is corrupted, truncated or not a torch checkpoint "
-                         f"({type(exc).__name__})") from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise InputError(f"{path} is not a coptim branching policy (expected format {FORMAT!r})")
-    return obj
+    return read_file(path, FORMAT, "coptim branching policy")
 
 
 def policy_from_payload(obj: dict[str, Any], path: Any) -> nn.Module:

@@ -23,7 +23,6 @@ run (for the same thread count). Files in ``out``: ``checkpoint.pt``, ``policy.p
 from __future__ import annotations
 
 import contextlib
-import csv
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -263,29 +262,6 @@ def evaluate(model: torch.nn.Module, dataset: Any, batch_size: int = 128, ks: Se
 # ----------------------------------------------------------------------------- log
 
 
-def _rewrite_log(path: Path, upto_epoch: int) -> None:
-    if not path.is_file():
-        return
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if int(r["epoch"]) <= upto_epoch]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
-
-
-def _append_log(path: Path, row: dict[str, Any]) -> None:
-    new = not path.is_file()
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerow(row)
-        fh.flush()
-
-
 # ----------------------------------------------------------------------------- training
 
 
@@ -344,7 +320,7 @@ def train(cfg: TrainConfig, train_data: Any, valid_data: Any, out: str | Path, *
         raise InputError(f"training and validation samples have different feature widths: {dims} vs {_dims(valid_set)}")
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
-    from coptim.training.checkpoint import save_atomic
+    from coptim.training.checkpoint import append_log, rewrite_log, save_atomic
 
     model = new_policy(cfg, dims, layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -383,7 +359,7 @@ def train(cfg: TrainConfig, train_data: Any, valid_data: Any, out: str | Path, *
         train_s, samples = float(obj["train_s"]), int(obj["samples"])
         best_metrics = dict(obj.get("best_metrics", {}))
         stopped = obj.get("stopped")
-        _rewrite_log(log_path, epoch)
+        rewrite_log(log_path, CSV_COLUMNS, "epoch", epoch)
     else:
         log_path.unlink(missing_ok=True)
         n_pre = len(train_set) if cfg.prenorm_samples is None else min(cfg.prenorm_samples, len(train_set))
@@ -453,7 +429,7 @@ def train(cfg: TrainConfig, train_data: Any, valid_data: Any, out: str | Path, *
                **{f"valid_acc{k}": val[f"acc{k}"] for k in TOPK}, "best_valid_loss": best_loss,
                "train_s": round(train_s, 3), "valid_s": round(valid_s, 3)}
         save_checkpoint()
-        _append_log(log_path, row)
+        append_log(log_path, CSV_COLUMNS, row)
         if on_epoch is not None:
             on_epoch(epoch, row)
     save_checkpoint()

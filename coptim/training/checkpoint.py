@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import pickle
 import zipfile
@@ -34,20 +35,54 @@ def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
             tmp.unlink()
 
 
-def load_file(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; a clear :class:`InputError` if it is unreadable."""
+def read_file(path: str | Path, fmt: str, what: str) -> dict[str, Any]:
+    """Load a torch file with ``weights_only=True`` and check its ``format`` entry is ``fmt``.
+
+    ``what`` names the kind of file in the messages ("coptim POMO checkpoint", ...). A missing,
+    unreadable (corrupted, truncated, not a torch file) or foreign file gives a clear :class:`InputError`.
+    """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"checkpoint file not found: {path}")
+        raise InputError(f"{what} file not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile, KeyError,
-            AttributeError, TypeError) as exc:
-        raise InputError(f"checkpoint {path} is corrupted, truncated or not a coptim checkpoint "
+            AttributeError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise InputError(f"{what} file {path} is corrupted, truncated or not a torch file "
                          f"({type(exc).__name__})") from None
-    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise InputError(f"{path} is not a coptim POMO checkpoint (expected format {FORMAT!r})")
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise InputError(f"{path} is not a {what} (expected format {fmt!r})")
     return obj
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Load a POMO checkpoint or shipped routing policy (see :func:`read_file`)."""
+    return read_file(path, FORMAT, "coptim POMO checkpoint")
+
+
+def rewrite_log(path: Path, columns: tuple[str, ...], key: str, upto: int) -> None:
+    """Drop the CSV log rows whose ``key`` is past ``upto`` (a killed run may have left some), atomically."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if int(r[key]) <= upto]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def append_log(path: Path, columns: tuple[str, ...], row: dict[str, Any]) -> None:
+    """Append one row to a CSV log, writing the header first if the file is new."""
+    new = not path.is_file()
+    with open(path, "a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        fh.flush()
 
 
 def policy_payload(model: AttentionModel, size: int, max_nodes: int = DEFAULT_MAX_NODES,

@@ -17,7 +17,6 @@ checker on the original instances.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -32,7 +31,8 @@ from coptim.envs.routing import make
 from coptim.errors import InputError
 from coptim.policies.attention import AttentionModel, ModelConfig
 from coptim.policies.decoding import decode, rollout, sampling_select
-from coptim.training.checkpoint import DEFAULT_MAX_NODES, load_file, model_from_payload, policy_payload, save_atomic
+from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, load_file, model_from_payload, policy_payload,
+                                       rewrite_log, save_atomic)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
                "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
@@ -212,30 +212,6 @@ def pomo_loss(model: AttentionModel, env, data: dict[str, torch.Tensor], starts:
     return loss, roll.reward.mean().detach()
 
 
-def _rewrite_log(path: Path, upto_step: int) -> None:
-    """Drop log rows written after the checkpoint we resume from (a killed run may have left some)."""
-    if not path.is_file():
-        return
-    with open(path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= upto_step]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    tmp.replace(path)
-
-
-def _append_log(path: Path, row: dict[str, Any]) -> None:
-    new = not path.is_file()
-    with open(path, "a", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        if new:
-            w.writeheader()
-        w.writerow(row)
-        fh.flush()
-
-
 def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, time_budget_s: float | None = None,
           on_step: Callable[[int, int, dict[str, Any]], None] | None = None,
           reference_cache: str | Path | None = None, validate: bool = True) -> dict[str, Any]:
@@ -289,7 +265,7 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         generator.set_state(obj["rng"])
         step, train_cpu, train_wall = int(obj["step"]), float(obj["train_cpu_s"]), float(obj["train_wall_s"])
         samples, best_gap = int(obj["samples"]), float(obj["best_gap"])
-        _rewrite_log(log_path, step)
+        rewrite_log(log_path, CSV_COLUMNS, "step", step)
     model.train()
 
     def save_checkpoint() -> None:
@@ -356,7 +332,7 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
                     save_atomic(policy_payload(model, cfg.size, cfg.max_nodes,
                                                extra={"step": step, "val_greedy_gap_pct": g_gap}), out / "best.pt")
             save_checkpoint()
-            _append_log(log_path, row)
+            append_log(log_path, CSV_COLUMNS, row)
         elif step % cfg.checkpoint_every == 0:
             save_checkpoint()
         if on_step is not None:
