@@ -136,12 +136,45 @@ def collect(
         raise typer.Exit(1)
 
 
+@app.command()
+def roots(
+    samples: Path = typer.Option(..., "--samples", help="A sample folder from 'coptim branching collect'; the roots "
+                                 "go to its sibling folder 'roots'."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Parallel worker processes (one SCIP each)."),
+    time_limit: float = typer.Option(600.0, "--time-limit", "-t", help="SCIP time limit per root, seconds."),
+    scip_param: list[str] = typer.Option(
+        [], "--scip-param", help="The extra SCIP parameters the samples were collected with, as name=value."),
+) -> None:
+    """Root-node observations of the collected episodes (for the hybrid policy); resumable."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from coptim import parallel
+    from coptim.branching import roots as rts
+
+    parallel.check_args(workers, "local", None)
+    console = Console(stderr=True)
+    with Progress(TextColumn("[bold]roots"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("roots", total=None)
+        summary = rts.write_roots(samples, workers=workers, time_limit=time_limit,
+                                  scip_params=_scip_params(scip_param),
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for error in summary["errors"][:5]:
+        console.print(f"[red]root failed[/red]: {error}")
+    typer.echo(f"{summary['written']} root observation(s) written, {summary['existing']} already there, "
+               f"{summary['no_branching']} episode(s) without branching, {len(summary['errors'])} error(s); "
+               f"{summary['episodes']} episode(s) in {summary['roots']}", err=True)
+    if summary["errors"]:
+        raise typer.Exit(1)
+
+
 # ----------------------------------------------------------------------------- training commands
 #
 # Training lives in its own light module, ``coptim.branching.train_cli`` (torch is imported
 # inside its commands); its command functions are attached to this sub-app here.
 
-_TRAINING_COMMANDS = ("train", "evaluate")
+_TRAINING_COMMANDS = ("train", "train-hybrid", "evaluate")
 
 
 def _attach_training_commands() -> None:
@@ -152,7 +185,7 @@ def _attach_training_commands() -> None:
             raise
         return
     for name in _TRAINING_COMMANDS:
-        command = getattr(module, name, None)
+        command = getattr(module, name.replace("-", "_"), None)
         if command is not None:
             app.command(name)(command)
 

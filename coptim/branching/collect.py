@@ -21,6 +21,8 @@ Files. Sample ``k`` of instance ``I`` in episode seed ``s`` is ``<samples>/<I>-s
 leaves only complete files. When an episode ends, a marker ``<samples>/.done/<I>-s<s>.json``
 records it; a rerun skips marked episodes and redoes an unmarked one from its start (SCIP is
 deterministic for a given seed, so the same samples are written again under the same names).
+At an episode's first branching call its root observation is saved as ``<samples>/../roots/<I>-s<s>.npz``
+for the hybrid policy (:mod:`coptim.branching.roots`).
 """
 
 from __future__ import annotations
@@ -121,8 +123,14 @@ def marker_path(samples_dir: str | Path, instance: str | Path, seed: int) -> Pat
 
 
 def sample_files(folder: str | Path) -> list[Path]:
-    """All complete sample files under ``folder`` (recursively), sorted by path."""
-    return sorted(p for p in Path(folder).rglob("*.npz") if not p.name.startswith("."))
+    """All complete sample files under ``folder`` (recursively), sorted by path.
+
+    Root observations (``roots`` folders beside the sample folders, see :mod:`coptim.branching.roots`)
+    are not samples and are left out.
+    """
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*.npz") if not p.name.startswith(".")
+                  and "roots" not in p.relative_to(folder).parts[:-1])
 
 
 # ----------------------------------------------------------------------------- one episode
@@ -194,6 +202,7 @@ def _sampling_rule_class():
             self.samples = 0
             self.error: BaseException | None = None
             self.expert_time = 0.0
+            self.root_done = False
 
         def branchexeclp(self, allowaddcons):
             try:
@@ -205,6 +214,16 @@ def _sampling_rule_class():
 
         def _branch(self):
             job = self.job
+            if not self.root_done:  # the episode's first branching: save its root for the hybrid policy
+                self.root_done = True
+                from coptim.branching.roots import root_path, save_root
+
+                path = root_path(job.samples_dir, instance_stem(job.instance), job.seed)
+                if not path.exists():
+                    if self.extractor is None:
+                        self.extractor = FeatureExtractor(self.model)
+                    save_root(path, self.extractor.observe(self.model), job.instance, job.seed,
+                              self.model.getCurrentNode().getNumber())
             if self.rng.random() >= job.expert_probability:
                 return SCIP_RESULT.DIDNOTRUN
             if job.max_samples is not None and self.samples >= job.max_samples:
@@ -240,6 +259,24 @@ def _sampling_rule_class():
     return SamplingRule
 
 
+def episode_model(instance: str | Path, seed: int, time_limit: float, node_limit: int | None = None,
+                  scip_params: Sequence[tuple[str, Any]] = ()) -> Any:
+    """The SCIP model of one collection episode, before its sampling rule is included.
+
+    Pseudocost branching (priority just below a rule included at ``TOP_PRIORITY``), Gasse et al.'s
+    settings with ``seed``, then ``scip_params``. :mod:`coptim.branching.roots` builds the same
+    model, so that an episode's root node is reproduced exactly.
+    """
+    from coptim.solvers.milp_scip import TOP_PRIORITY, build_model
+
+    model = build_model(instance, branching="pscost", time_limit=time_limit, seed=seed, node_limit=node_limit)
+    gasse_settings(model, seed)
+    model.setParam("branching/pscost/priority", TOP_PRIORITY - 1)  # explores wherever our rule passes
+    for key, value in scip_params:
+        model.setParam(key, value)
+    return model
+
+
 def collect_episode(job: CollectJob) -> CollectResult:
     """Run one episode (see :class:`CollectJob`); skip it if its done marker exists.
 
@@ -253,7 +290,7 @@ def collect_episode(job: CollectJob) -> CollectResult:
     InputError
         If the instance file is missing or malformed.
     """
-    from coptim.solvers.milp_scip import TOP_PRIORITY, build_model
+    from coptim.solvers.milp_scip import TOP_PRIORITY
 
     marker = marker_path(job.samples_dir, job.instance, job.seed)
     if marker.exists():
@@ -265,12 +302,7 @@ def collect_episode(job: CollectJob) -> CollectResult:
     samples_dir.mkdir(parents=True, exist_ok=True)
     stem = instance_stem(job.instance)
     start = time.perf_counter()
-    model = build_model(job.instance, branching="pscost", time_limit=job.time_limit, seed=job.seed,
-                        node_limit=job.node_limit)
-    gasse_settings(model, job.seed)
-    model.setParam("branching/pscost/priority", TOP_PRIORITY - 1)  # explores wherever our rule passes
-    for key, value in job.scip_params:
-        model.setParam(key, value)
+    model = episode_model(job.instance, job.seed, job.time_limit, job.node_limit, job.scip_params)
     counter = iter(range(10**9))
     new_files = 0
 

@@ -163,6 +163,7 @@ class LearnedBranching(pyscipopt.Branchrule):
         self.max_failures = max_failures
         self.extractor_factory = extractor_factory or _default_extractor
         self.extractor: Any = None
+        self._root: Any = None
         self._run = -1
         self.disabled = False
         self.calls = self.branched = self.fallbacks = self.failures = 0
@@ -172,10 +173,10 @@ class LearnedBranching(pyscipopt.Branchrule):
     # SCIP callbacks ----------------------------------------------------------
 
     def branchinitsol(self) -> None:
-        self.extractor = None  # a new solve (or a restart): the LP columns are new
+        self.extractor = self._root = None  # a new solve (or a restart): the LP columns are new
 
     def branchexitsol(self) -> None:
-        self.extractor = None
+        self.extractor = self._root = None
 
     def branchexeclp(self, allowaddcons: bool) -> dict[str, Any]:
         if self.disabled:
@@ -206,6 +207,7 @@ class LearnedBranching(pyscipopt.Branchrule):
         run = model.getNRuns()
         if self.extractor is None or run != self._run:
             self.extractor, self._run = self.extractor_factory(model), run
+            self._root = None  # new LP columns: the hybrid's root embeddings are recomputed
         obs = self.extractor.observe(model)
         cons, edge_index, edge, var, cands = _arrays(obs, self.policy.cfg)
         variables = self.extractor.variables()
@@ -220,9 +222,17 @@ class LearnedBranching(pyscipopt.Branchrule):
         t1 = time.perf_counter()
         dev = self.device
         with _torch_threads(self.threads), torch.inference_mode():
-            logits = self.policy(torch.from_numpy(cons).to(dev), torch.from_numpy(edge_index).to(dev),
-                                 torch.from_numpy(edge).to(dev), torch.from_numpy(var).to(dev))
-            scores = logits.reshape(-1)[torch.from_numpy(cands).to(dev)].cpu()
+            if getattr(self.policy, "uses_root", False):  # hybrid: the GNN at the first node only
+                if self._root is None or self._root.shape[0] != var.shape[0]:
+                    self._root = self.policy.root_embeddings(
+                        torch.from_numpy(cons).to(dev), torch.from_numpy(edge_index).to(dev),
+                        torch.from_numpy(edge).to(dev), torch.from_numpy(var).to(dev))
+                index = torch.from_numpy(cands).to(dev)
+                scores = self.policy.node_logits(self._root[index], torch.from_numpy(var).to(dev)[index]).cpu()
+            else:
+                logits = self.policy(torch.from_numpy(cons).to(dev), torch.from_numpy(edge_index).to(dev),
+                                     torch.from_numpy(edge).to(dev), torch.from_numpy(var).to(dev))
+                scores = logits.reshape(-1)[torch.from_numpy(cands).to(dev)].cpu()
             if scores.numel() != len(cands) or not bool(torch.isfinite(scores).all()):
                 raise PolicyFailure("the policy's logits are not finite")
             best = int(torch.argmax(scores))

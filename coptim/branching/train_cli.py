@@ -95,17 +95,80 @@ def train(
                       f"acc@3 {t['acc3']:.3f}, acc@5 {t['acc5']:.3f}, acc@10 {t['acc10']:.3f}")
 
 
+def train_hybrid(
+    gnn: str = typer.Option(..., "--gnn", help="The trained GCNN run at the root (best.pt of 'coptim branching train', "
+                            "or a shipped NAME)."),
+    train_dir: Path = typer.Option(..., "--train", help="Folder of training samples, with roots "
+                                   "('coptim branching roots')."),
+    valid_dir: Path = typer.Option(..., "--valid", help="Folder of validation samples, with roots."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoint.pt, best.pt, log.csv; resumed if "
+                             "a checkpoint is there."),
+    epochs: int = typer.Option(300, "--epochs", help="Maximum epochs."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the node part's weights and of the sample order."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Samples per gradient step."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    early_stopping: int = typer.Option(30, "--early-stopping", help="Epochs without a better validation loss "
+                                       "before training stops."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training seconds."),
+    test_dir: Optional[Path] = typer.Option(None, "--test", help="Held-out samples with roots: report the best "
+                                            "policy's accuracy on them."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
+) -> None:
+    """Train the hybrid policy (Gupta et al. 2020): a trained GCNN at the root, a node MLP by imitation."""
+    from rich.console import Console
+
+    from coptim.branching.hybrid import HybridConfig, NodeSamples, evaluate_nodes, train_hybrid as run
+
+    console = Console(stderr=True)
+    cfg = HybridConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, early_stopping=early_stopping,
+                       time_budget_s=time_budget)
+    with console.status("training the hybrid policy") as status:
+        def on_epoch(epoch: int, row: dict) -> None:
+            line = (f"epoch {epoch}: train loss {row['train_loss']:.4f}, valid loss {row['valid_loss']:.4f} "
+                    f"acc@1 {row['valid_acc1']:.3f} acc@5 {row['valid_acc5']:.3f} | best {row['best_valid_loss']:.4f}")
+            status.update(line)
+            if not console.is_terminal and epoch % 10 == 0:
+                console.print(line)
+
+        summary = run(cfg, gnn, train_dir, valid_dir, out, on_epoch=on_epoch)
+    if test_dir is not None:
+        from coptim.branching.rule import load_policy
+
+        policy = load_policy(out / "best.pt")
+        summary["test"] = evaluate_nodes(policy, NodeSamples(test_dir, policy.gnn))
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    console.print(f"{summary['stopped']} after epoch {summary['epoch']}: best validation loss "
+                  f"{summary['best_valid_loss']:.4f} at epoch {summary['best_epoch']} (acc@1 "
+                  f"{summary.get('best_valid_acc1', float('nan')):.3f}); {summary['train_s']:.1f} s of training on "
+                  f"{summary['train_samples']} samples; weights in {out / 'best.pt'}")
+    if "test" in summary:
+        t = summary["test"]
+        console.print(f"test ({t['samples']} samples): loss {t['loss']:.4f}, acc@1 {t['acc1']:.3f}, "
+                      f"acc@3 {t['acc3']:.3f}, acc@5 {t['acc5']:.3f}, acc@10 {t['acc10']:.3f}")
+
+
 def evaluate(
     policy: str = typer.Argument(..., help="A policy: shipped NAME or a .pt file (best.pt of a training run)."),
     samples: Path = typer.Option(..., "--samples", help="Folder of held-out samples."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Loss and top-k accuracy of a policy against strong branching (ties with the best score count)."""
+    """Loss and top-k accuracy of a policy against strong branching (ties with the best score count).
+
+    A hybrid policy is evaluated as it branches: each sample with its episode's root embeddings
+    (the samples need their roots, see 'coptim branching roots').
+    """
     from coptim.branching.rule import load_policy
     from coptim.branching.train import TOPK, evaluate as run_evaluate, open_samples
 
     model = load_policy(policy)
-    res = run_evaluate(model, open_samples(samples, "evaluation"))
+    if getattr(model, "uses_root", False):  # a hybrid policy: every sample with its episode's root
+        from coptim.branching.hybrid import NodeSamples, evaluate_nodes
+
+        res = evaluate_nodes(model, NodeSamples(samples, model.gnn))
+    else:
+        res = run_evaluate(model, open_samples(samples, "evaluation"))
     if as_json:
         sys.stdout.write(json.dumps(res) + "\n")
         return
@@ -116,6 +179,7 @@ def evaluate(
 app = typer.Typer(help="Learned branching: train and evaluate policies.", add_completion=False,
                   pretty_exceptions_enable=False)
 app.command("train")(train)
+app.command("train-hybrid")(train_hybrid)
 app.command("evaluate")(evaluate)
 
 if __name__ == "__main__":
