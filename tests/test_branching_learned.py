@@ -215,6 +215,18 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     assert not list(killed.glob(".*.tmp"))
 
 
+def test_init_starts_from_a_policy_and_refuses_another_architecture(tmp_path, tiny_policy):
+    data = SampleList(samples(8, 0), feature_layout=features.FEATURE_LAYOUT)
+    valid = SampleList(samples(4, 1), feature_layout=features.FEATURE_LAYOUT)
+    train(TrainConfig(epochs=1, model=TINY, init=str(tiny_policy)), data, valid, tmp_path / "a", stop_after_epochs=0)
+    start, ref = _weights(tmp_path / "a" / "policy.pt"), _weights(tiny_policy)
+    assert all(torch.equal(start[k], ref[k]) for k in ref)  # pre-normalisation included
+    with pytest.raises(InputError, match="another architecture"):
+        train(TrainConfig(epochs=1, model={"emb_size": 8}, init=str(tiny_policy)), data, valid, tmp_path / "b")
+    with pytest.raises(InputError, match="not found|no such|cannot"):
+        train(TrainConfig(epochs=1, model=TINY, init=str(tmp_path / "missing.pt")), data, valid, tmp_path / "c")
+
+
 def test_resume_refuses_other_settings_architecture_layout_or_data(tmp_path):
     data, valid = SampleList(samples(32, 0)), SampleList(samples(8, 1))
     train(_cfg(epochs=1), data, valid, tmp_path)

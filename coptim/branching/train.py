@@ -45,7 +45,7 @@ PRECISIONS = ("fp32", "bf16")
 #: Settings that may differ when a run is resumed (they do not change the trajectory so far).
 _RESUMABLE_CHANGES = ("epochs", "early_stopping", "time_budget_s")
 #: Settings added after the first checkpoints, with the value that means "as before".
-_LATER_DEFAULTS = {"precision": "fp32"}
+_LATER_DEFAULTS = {"precision": "fp32", "init": None}
 
 
 @dataclass
@@ -80,6 +80,9 @@ class TrainConfig:
         (weights, optimizer and loss stay fp32; about twice as fast on CPUs with bf16 support).
     model
         Architecture settings: ``arch`` and ``emb_size`` (see :class:`PolicyConfig`).
+    init
+        A policy file whose weights (pre-normalisation included) start the run instead of random
+        weights: fine-tuning on more data. Its architecture and feature layout must match.
     """
 
     epochs: int = 100
@@ -95,6 +98,7 @@ class TrainConfig:
     time_budget_s: float | None = None
     precision: str = "fp32"
     model: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "lr_patience", "early_stopping", "valid_batch_size"):
@@ -360,6 +364,14 @@ def train(cfg: TrainConfig, train_data: Any, valid_data: Any, out: str | Path, *
         best_metrics = dict(obj.get("best_metrics", {}))
         stopped = obj.get("stopped")
         rewrite_log(log_path, CSV_COLUMNS, "epoch", epoch)
+    elif cfg.init is not None:
+        log_path.unlink(missing_ok=True)
+        start = policy_from_payload(load_file(cfg.init), cfg.init)
+        if start.cfg != model.cfg:
+            raise InputError(f"the initial policy {cfg.init} has another architecture or feature layout "
+                             f"({start.cfg}) than this run ({model.cfg})")
+        model.load_state_dict(start.state_dict())
+        model.train()
     else:
         log_path.unlink(missing_ok=True)
         n_pre = len(train_set) if cfg.prenorm_samples is None else min(cfg.prenorm_samples, len(train_set))

@@ -45,6 +45,8 @@ def train(
                                                 "many training seconds have been spent."),
     test_dir: Optional[Path] = typer.Option(None, "--test", help="Held-out samples: report the best policy's "
                                             "accuracy on them at the end."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Start from this policy's weights (fine-tuning on "
+                                        "more data) instead of random ones."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
     """Train a GCNN branching policy by imitating strong branching (Gasse et al. 2019), resumable."""
@@ -57,7 +59,8 @@ def train(
         raise InputError(f"test sample folder not found: {test_dir}")
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, epoch_size=epoch_size,
                       lr_patience=patience, early_stopping=early_stopping, time_budget_s=time_budget,
-                      precision=precision, model={"emb_size": emb_size})
+                      precision=precision, model={"emb_size": emb_size},
+                      init=None if init is None else str(init))
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[status]}"))
