@@ -44,6 +44,37 @@ def test_conv_equals_gasse_per_edge_layers():
     torch.testing.assert_close(conv(left, edge_index, edge, right), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_variables_only_observation_matches_the_full_one():
+    import pyscipopt
+    from pyscipopt import SCIP_RESULT
+
+    from coptim.branching.features import FeatureExtractor
+
+    seen = []
+
+    class Compare(pyscipopt.Branchrule):
+        def branchexeclp(self, allowaddcons):
+            if not hasattr(self, "extractor"):
+                self.extractor = FeatureExtractor(self.model)
+            small = self.extractor.observe(self.model, constraints=False)  # first, then the full one
+            full = self.extractor.observe(self.model)
+            seen.append((small, full))
+            if len(seen) >= 5:
+                self.model.interruptSolve()
+            self.model.branchVar(self.extractor.variables()[int(full.candidates[0])])
+            return {"result": SCIP_RESULT.BRANCHED}
+
+    inst = milp.generate_setcover(300, np.random.default_rng(1), ncols=100, density=0.05)
+    model = milp.to_scip_model(inst)
+    model.includeBranchrule(Compare(), "compare", "", 10**6, -1, 1.0)
+    model.optimize()
+    assert len(seen) >= 2
+    for small, full in seen:
+        np.testing.assert_array_equal(small.variable_features, full.variable_features)
+        np.testing.assert_array_equal(small.candidates, full.candidates)
+        assert small.constraint_features.shape == (0, 5) and small.edge_index.shape == (2, 0)
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     """Two small independent-set instances, samples (with roots saved by the collection) and a tiny GCNN."""

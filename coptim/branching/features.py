@@ -238,8 +238,12 @@ class FeatureExtractor:
     def n_variables(self) -> int:
         return len(self._vars)
 
-    def observe(self, model: Any) -> Observation:
-        """The observation at the current node (call from ``branchexeclp``)."""
+    def observe(self, model: Any, constraints: bool = True) -> Observation:
+        """The observation at the current node (call from ``branchexeclp``).
+
+        With ``constraints=False`` only the variable features and candidates are read (the hybrid
+        policy's nodes); the constraint features and edges are then empty.
+        """
         from pyscipopt.scip import Column, Row, Variable
 
         cols = model.getLPColsData()
@@ -247,10 +251,10 @@ class FeatureExtractor:
         if n != len(self._cols) or cols != self._cols:
             self._build_columns(model)
             cols = self._cols
-        rows = model.getLPRowsData()
-        if len(rows) != len(self._rows) or rows != self._rows:
-            self._build_rows(model, rows)
-        m = len(rows)
+        if constraints:
+            rows = model.getLPRowsData()
+            if len(rows) != len(self._rows) or rows != self._rows:
+                self._build_rows(model, rows)
         inf = self._infinity
         nlps = float(model.getNLPs()) + 5.0
 
@@ -291,7 +295,15 @@ class FeatureExtractor:
         vf[:, 16] = x
         vf[:, 17:19] = self._incumbent
 
+        candidates = self._candidates(model)
+        if not constraints:
+            return Observation(constraint_features=np.empty((0, N_CONSTRAINT_FEATURES), dtype=np.float32),
+                               edge_index=np.empty((2, 0), dtype=np.int64),
+                               edge_features=np.empty((0, N_EDGE_FEATURES), dtype=np.float32),
+                               variable_features=vf, candidates=candidates)
+
         # ---- constraints
+        m = len(rows)
         lhs = _floats(Row.getLhs, rows, m)
         rhs = _floats(Row.getRhs, rows, m)
         const = _floats(Row.getConstant, rows, m)
@@ -313,17 +325,22 @@ class FeatureExtractor:
         cf[:, 3] = np.concatenate((-scaled[L], scaled[R]))
         cf[:, 4] = np.concatenate((rage[L], rage[R])) / nlps
 
-        # ---- candidates
+        return Observation(
+            constraint_features=cf,
+            edge_index=self._edge_index,
+            edge_features=self._edge_features,
+            variable_features=vf,
+            candidates=candidates,
+        )
+
+    def _candidates(self, model: Any) -> np.ndarray:
+        """The LP branching candidates of highest priority, as variable-axis indices."""
+        from pyscipopt.scip import Variable
+
         cands, _, _, _, npriocands, _ = model.getLPBranchCands()
         index = np.fromiter(map(Variable.getIndex, cands[:npriocands]), dtype=np.int64, count=npriocands)
         known = index < self._pos_of_index.size
         candidates = self._pos_of_index[np.where(known, index, 0)]
         if not known.all() or (candidates < 0).any():  # a candidate that is not an LP column (should not happen)
             candidates = np.array([c.getCol().getLPPos() for c in cands[:npriocands]], dtype=np.int64)
-        return Observation(
-            constraint_features=cf,
-            edge_index=self._edge_index,
-            edge_features=self._edge_features,
-            variable_features=vf,
-            candidates=candidates.astype(np.int64, copy=False),
-        )
+        return candidates.astype(np.int64, copy=False)

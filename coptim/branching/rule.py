@@ -208,8 +208,13 @@ class LearnedBranching(pyscipopt.Branchrule):
         if self.extractor is None or run != self._run:
             self.extractor, self._run = self.extractor_factory(model), run
             self._root = None  # new LP columns: the hybrid's root embeddings are recomputed
-        obs = self.extractor.observe(model)
-        cons, edge_index, edge, var, cands = _arrays(obs, self.policy.cfg)
+        hybrid = getattr(self.policy, "uses_root", False)  # the GNN at the first node only, then node features
+        if hybrid and self._root is not None:
+            var, cands = _variable_arrays(self.extractor.observe(model, constraints=False), self.policy.cfg)
+            if var.shape[0] != self._root.shape[0]:
+                self._root = None  # other LP columns: the root embeddings no longer apply
+        if not hybrid or self._root is None:
+            cons, edge_index, edge, var, cands = _arrays(self.extractor.observe(model), self.policy.cfg)
         variables = self.extractor.variables()
         if len(variables) != var.shape[0]:
             raise PolicyFailure(f"the extractor gives {len(variables)} variables for {var.shape[0]} feature rows")
@@ -222,8 +227,8 @@ class LearnedBranching(pyscipopt.Branchrule):
         t1 = time.perf_counter()
         dev = self.device
         with _torch_threads(self.threads), torch.inference_mode():
-            if getattr(self.policy, "uses_root", False):  # hybrid: the GNN at the first node only
-                if self._root is None or self._root.shape[0] != var.shape[0]:
+            if hybrid:
+                if self._root is None:
                     self._root = self.policy.root_embeddings(
                         torch.from_numpy(cons).to(dev), torch.from_numpy(edge_index).to(dev),
                         torch.from_numpy(edge).to(dev), torch.from_numpy(var).to(dev))
@@ -268,24 +273,31 @@ class LearnedBranching(pyscipopt.Branchrule):
                 "learned_error": self.first_error}
 
 
+def _variable_arrays(obs: Any, cfg: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The observation's variable features and candidates in the dtypes the policy takes, checked."""
+    var = np.ascontiguousarray(obs.variable_features, dtype=np.float32)
+    cands = np.ascontiguousarray(obs.candidates, dtype=np.int64).reshape(-1)
+    n = var.shape[0]
+    if var.ndim != 2 or var.shape[1] != cfg.n_variable_features:
+        raise PolicyFailure(f"variable features have shape {var.shape}, expected (n, {cfg.n_variable_features})")
+    if cands.size == 0 or cands.min() < 0 or cands.max() >= n:
+        raise PolicyFailure(f"{cands.size} candidates, or a candidate index out of range 0..{n - 1}")
+    return var, cands
+
+
 def _arrays(obs: Any, cfg: Any) -> tuple[np.ndarray, ...]:
     """The observation's arrays in the dtypes and shapes the policy takes, checked."""
+    var, cands = _variable_arrays(obs, cfg)
     cons = np.ascontiguousarray(obs.constraint_features, dtype=np.float32)
     edge_index = np.ascontiguousarray(obs.edge_index, dtype=np.int64)
     edge = np.ascontiguousarray(obs.edge_features, dtype=np.float32)
-    var = np.ascontiguousarray(obs.variable_features, dtype=np.float32)
-    cands = np.ascontiguousarray(obs.candidates, dtype=np.int64).reshape(-1)
     m, n = cons.shape[0], var.shape[0]
     if cons.ndim != 2 or cons.shape[1] != cfg.n_constraint_features:
         raise PolicyFailure(f"constraint features have shape {cons.shape}, expected (m, {cfg.n_constraint_features})")
-    if var.ndim != 2 or var.shape[1] != cfg.n_variable_features:
-        raise PolicyFailure(f"variable features have shape {var.shape}, expected (n, {cfg.n_variable_features})")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2 or edge.shape != (edge_index.shape[1], cfg.n_edge_features):
         raise PolicyFailure(f"edges have shapes {edge_index.shape} and {edge.shape}")
     if edge_index.size and (edge_index.min() < 0 or edge_index[0].max() >= m or edge_index[1].max() >= n):
         raise PolicyFailure("an edge index is out of range")
-    if cands.size == 0 or cands.min() < 0 or cands.max() >= n:
-        raise PolicyFailure(f"{cands.size} candidates, or a candidate index out of range 0..{n - 1}")
     return cons, edge_index, edge, var, cands
 
 
