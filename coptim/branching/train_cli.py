@@ -23,6 +23,21 @@ import typer
 from coptim.errors import InputError
 
 
+def _report(summary: dict, out: Path, as_json: bool, console: object) -> None:
+    """The end of a training command: one JSON object on stdout, or two lines on stderr."""
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    console.print(f"{summary['stopped']} after epoch {summary['epoch']}: best validation loss "
+                  f"{summary['best_valid_loss']:.4f} at epoch {summary['best_epoch']} (acc@1 "
+                  f"{summary.get('best_valid_acc1', float('nan')):.3f}, acc@5 {summary.get('best_valid_acc5', float('nan')):.3f});"
+                  f" {summary['train_s']:.1f} s of training; weights in {out / 'best.pt'}")
+    if "test" in summary:
+        t = summary["test"]
+        console.print(f"test ({t['samples']} samples): loss {t['loss']:.4f}, acc@1 {t['acc1']:.3f}, "
+                      f"acc@3 {t['acc3']:.3f}, acc@5 {t['acc5']:.3f}, acc@10 {t['acc10']:.3f}")
+
+
 def train(
     train_dir: Path = typer.Option(..., "--train", help="Folder of training samples (.npz from 'coptim branching collect')."),
     valid_dir: Path = typer.Option(..., "--valid", help="Folder of validation samples (early stopping, lr decay)."),
@@ -85,17 +100,7 @@ def train(
         best = out / "best.pt"
         policy = load_policy(best if best.is_file() else out / "policy.pt")
         summary["test"] = run_evaluate(policy, test_dir, precision=precision)
-    if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-        return
-    console.print(f"{summary['stopped']} after epoch {summary['epoch']}: best validation loss "
-                  f"{summary['best_valid_loss']:.4f} at epoch {summary['best_epoch']} (acc@1 "
-                  f"{summary.get('best_valid_acc1', float('nan')):.3f}, acc@5 {summary.get('best_valid_acc5', float('nan')):.3f});"
-                  f" {summary['train_s']:.1f} s of training; weights in {out / 'best.pt'}")
-    if "test" in summary:
-        t = summary["test"]
-        console.print(f"test ({t['samples']} samples): loss {t['loss']:.4f}, acc@1 {t['acc1']:.3f}, "
-                      f"acc@3 {t['acc3']:.3f}, acc@5 {t['acc5']:.3f}, acc@10 {t['acc10']:.3f}")
+    _report(summary, out, as_json, console)
 
 
 def train_hybrid(
@@ -139,17 +144,7 @@ def train_hybrid(
 
         policy = load_policy(out / "best.pt")
         summary["test"] = evaluate_nodes(policy, NodeSamples(test_dir, policy.gnn))
-    if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-        return
-    console.print(f"{summary['stopped']} after epoch {summary['epoch']}: best validation loss "
-                  f"{summary['best_valid_loss']:.4f} at epoch {summary['best_epoch']} (acc@1 "
-                  f"{summary.get('best_valid_acc1', float('nan')):.3f}); {summary['train_s']:.1f} s of training on "
-                  f"{summary['train_samples']} samples; weights in {out / 'best.pt'}")
-    if "test" in summary:
-        t = summary["test"]
-        console.print(f"test ({t['samples']} samples): loss {t['loss']:.4f}, acc@1 {t['acc1']:.3f}, "
-                      f"acc@3 {t['acc3']:.3f}, acc@5 {t['acc5']:.3f}, acc@10 {t['acc10']:.3f}")
+    _report(summary, out, as_json, console)
 
 
 def evaluate(
