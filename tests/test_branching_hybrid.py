@@ -202,3 +202,20 @@ def test_cli_roots_and_train_hybrid(collected, tmp_path, capsys):
     assert json.loads(out)["acc1"] == pytest.approx(summary["test"]["acc1"])
     code, _, err = run(capsys, "branching", "roots", "--samples", str(tmp_path / "nowhere"))
     assert code == 2 and "sample folder not found" in err
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "solvers" / "branching")
+                                        .glob("*.pt")))
+def test_shipped_policies_load_have_cards_and_branch(name):
+    from coptim.branching.rule import WEIGHTS_DIR
+
+    assert (WEIGHTS_DIR / f"{name}.md").is_file(), f"{name}.pt has no model card"
+    policy = load_policy(name)
+    assert policy.feature_layout == FEATURE_LAYOUT and policy.cfg.arch in ("gcnn", "hybrid")
+    inst = milp.generate_setcover(300, np.random.default_rng(1), ncols=100, density=0.05)
+    ref = solvers.solve("milp", inst, "scip", time_limit=30, branching="relpscost")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LearnedBranchingWarning)
+        res = solvers.solve("milp", inst, "scip", time_limit=30, branching=f"learned:{name}")
+    assert res.status == "optimal" and res.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert res.stats["learned_branched"] > 0 and res.stats["learned_fallbacks"] == 0
