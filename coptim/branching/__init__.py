@@ -2,15 +2,16 @@
 
 * :mod:`coptim.branching.features` -- the bipartite observation of a node (constraints, variables, edges).
 * :mod:`coptim.branching.collect`, :mod:`coptim.branching.dataset` -- strong-branching expert samples.
-* :mod:`coptim.branching.model` -- the GCNN policy (torch-geometric).
-* :mod:`coptim.branching.train` -- imitation learning with resumable checkpoints.
+* :mod:`coptim.branching.roots` -- each episode's root observation (for the hybrid policy).
+* :mod:`coptim.branching.model` -- the GCNN policy, and the hybrid (GCNN at the root, MLP at the nodes).
+* :mod:`coptim.branching.train`, :mod:`coptim.branching.hybrid` -- imitation learning with resumable checkpoints.
 * :mod:`coptim.branching.rule` -- the PySCIPOpt branching rule that runs a trained policy.
 
 :func:`attach` and :func:`load_policy` are imported lazily, so ``import coptim.branching`` stays cheap::
 
     import pyscipopt, coptim.branching
     model = pyscipopt.Model(); model.readProblem("instance.mps")
-    rule = coptim.branching.attach(model, "setcover-easy")   # or a path to a .pt file
+    rule = coptim.branching.attach(model, "setcover-easy-hybrid")   # or a path to a .pt file
     model.optimize()
 """
 
