@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from coptim import instances as _instances
 from coptim import parallel, plots, problems
@@ -191,19 +191,27 @@ def _key_of(fields: dict[str, str]) -> Key:
     return Key(fields["path"], fields["solver"], fields["options"], int(fields["seed"]), float(fields["time_limit"]))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, fsync, rename."""
+def write_atomic(path: Path, fill: Callable[[Any], None], binary: bool = False) -> None:
+    """Write a file through a temporary file in the same folder: ``fill(f)`` writes it, then fsync, rename.
+
+    A crash leaves either the old file or the new one, never a part (the temporary file ends in ``.tmp``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as f:
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(path, lambda f: f.write(text))
 
 
 def prepare_results(out: Path) -> set[Key]:

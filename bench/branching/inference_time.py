@@ -6,7 +6,7 @@ Usage::
         [--nodes 20] [--repeats 20]
 
 Solves a Gasse-style set cover instance (``generate_setcover(rows, default_rng(0), ncols=cols)``)
-with SCIP's default settings and the learned rule (the policy given, or an untrained GCNN with
+with SCIP's default settings (or Gasse et al.'s with ``--gasse``) and the learned rule (the policy given, or an untrained GCNN with
 emb 64), stops after ``--nodes`` branchings, and reports per node the time of
 ``FeatureExtractor.observe`` and of the policy's forward pass (as the rule measures them), then
 times the forward pass again on the last observation ``--repeats`` times (median and min) to
@@ -25,6 +25,18 @@ import numpy as np
 import torch
 
 
+def _forward_times(policy, inputs: tuple, repeats: int) -> list[float]:
+    """Seconds of ``repeats`` forward passes on ``inputs`` (after one warm-up pass)."""
+    times = []
+    with torch.inference_mode():
+        policy(*inputs)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            policy(*inputs)
+            times.append(time.perf_counter() - t)
+    return times
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=500)
@@ -33,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default=None, help="a .pt file or shipped name (default: untrained GCNN, emb 64)")
     parser.add_argument("--nodes", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--gasse", action="store_true",
+                        help="Gasse et al.'s settings (cuts at the root only, no restarts), as in bench.sh")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -47,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     inst = milp.generate_setcover(args.rows, np.random.default_rng(0), ncols=args.cols, density=args.density)
     model = milp.to_scip_model(inst)
     model.setParam("limits/time", 600.0)
+    if args.gasse:
+        from coptim.solvers.milp_scip import GASSE_PARAMS
+
+        for key, value in GASSE_PARAMS.items():
+            model.setParam(key, value)
     last: dict = {}
 
     class Recording(LearnedBranching):
@@ -70,13 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     x = (torch.from_numpy(obs.constraint_features), torch.from_numpy(obs.edge_index),
          torch.from_numpy(obs.edge_features), torch.from_numpy(obs.variable_features))
-    times = []
-    with torch.inference_mode():
-        policy(*x)
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            policy(*x)
-            times.append(time.perf_counter() - t)
+    times = _forward_times(policy, x, args.repeats)
     print(f"set cover {args.rows} x {args.cols} (density {args.density:g}); policy "
           f"{args.policy or 'untrained GCNN'} (emb {policy.cfg.emb_size}); torch threads {torch.get_num_threads()}")
     print(f"last observation: {obs.constraint_features.shape[0]} constraints, {obs.variable_features.shape[0]} "
@@ -91,13 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.from_numpy(np.stack([inst.row_indices(), inst.col_idx]).astype(np.int64)),
             torch.from_numpy(rng.normal(size=(inst.nnz, 1)).astype(np.float32)),
             torch.from_numpy(rng.normal(size=(inst.n_vars, 19)).astype(np.float32)))
-    times = []
-    with torch.inference_mode():
-        policy(*full)
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            policy(*full)
-            times.append(time.perf_counter() - t)
+    times = _forward_times(policy, full, args.repeats)
     print(f"forward on the full {inst.n_rows} x {inst.n_vars} matrix ({inst.nnz} edges), {args.repeats} repeats: "
           f"median {1e3 * statistics.median(times):.2f} ms, min {1e3 * min(times):.2f} ms")
     return 0

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from coptim.bench import write_text_atomic
+from coptim.bench import write_atomic, write_text_atomic
 from coptim.errors import InputError
 
 #: Probability of querying the expert at a node (Gasse et al.: 0.05).
@@ -97,17 +95,9 @@ def strong_branching_scores(model: Any, variables: Sequence[Any]) -> np.ndarray 
 # ----------------------------------------------------------------------------- files
 
 
-def _atomic_savez(path: Path, arrays: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def save_npz_atomic(path: Path, arrays: dict[str, Any]) -> None:
+    """``np.savez_compressed`` to ``path`` atomically (a killed run leaves no partial file)."""
+    write_atomic(Path(path), lambda f: np.savez_compressed(f, **arrays), binary=True)
 
 
 def instance_stem(path: str | Path) -> str:
@@ -310,7 +300,7 @@ def collect_episode(job: CollectJob) -> CollectResult:
         nonlocal new_files
         path = samples_dir / f"{stem}-s{job.seed}-{next(counter):05d}.npz"
         new_files += not path.exists()
-        _atomic_savez(path, arrays)
+        save_npz_atomic(path, arrays)
 
     rule = _sampling_rule_class()(job, write)
     model.includeBranchrule(rule, "coptim_sampler", "strong-branching expert samples", TOP_PRIORITY, -1, 1.0)

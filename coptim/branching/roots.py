@@ -89,13 +89,12 @@ def root_observation(instance: str | Path, seed: int, time_limit: float = 600.0,
 
 def save_root(path: str | Path, obs: Any, instance: str | Path, seed: int, node: int) -> None:
     """Write a root observation file atomically (also called by the collection at an episode's first branching)."""
-    from coptim.branching.collect import _atomic_savez, instance_stem
+    from coptim.branching.collect import instance_stem, save_npz_atomic
     from coptim.branching.features import FEATURE_LAYOUT
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_savez(path, {**obs.arrays(), "instance": np.str_(instance_stem(instance)), "seed": np.int64(seed),
-                         "node": np.int64(node), "feature_layout": np.str_(FEATURE_LAYOUT)})
+    save_npz_atomic(Path(path), {**obs.arrays(), "instance": np.str_(instance_stem(instance)),
+                                 "seed": np.int64(seed), "node": np.int64(node),
+                                 "feature_layout": np.str_(FEATURE_LAYOUT)})
 
 
 def compute_root(job: RootJob) -> str:
