@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,44 @@ def test_cli_solve_with_learned_tsp(data_dir):
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
     assert payload["feasible"] and payload["solver"] == "learned-tsp"
+
+
+@pytest.mark.parametrize("solver", ["learned-ortools", "learned-ls"])
+def test_seeded_solvers_start_from_the_learned_solution_and_improve_it(checkpoints, solver):
+    tsp = problems.get("tsp").generators["uniform"](30, np.random.default_rng(3))
+    res = solvers.solve("tsp", tsp, solver, checkpoint=checkpoints["tsp"], decode="greedy", time_limit=0.5)
+    assert res.feasible
+    assert res.objective <= res.stats["learned_objective"]
+    assert res.stats["decode"] == "greedy" and res.stats["inference_s"] > 0
+    cv = problems.get("cvrp").generators["uniform"](12, np.random.default_rng(3))
+    out = solvers.solve("cvrp", cv, solver, checkpoint=checkpoints["cvrp"], decode="greedy", time_limit=0.5)
+    assert out.feasible
+    assert out.objective <= out.stats["learned_objective"] + 1e-6
+    if solver == "learned-ortools":
+        assert res.stats["first_solution"] == "INITIAL_TOUR"
+        assert out.stats["seeded"] and out.stats["first_solution"] == "initial_routes"
+
+
+def test_seeded_ortools_falls_back_when_the_policy_breaks_the_fleet_limit(checkpoints, monkeypatch):
+    from coptim.solvers import learned_seeded
+
+    cv = CVRPInstance("fleet", np.random.default_rng(1).random((7, 2)) * 100, [0, 2, 2, 2, 2, 2, 2], 6,
+                      num_vehicles=2)
+    monkeypatch.setattr(learned_seeded, "_decode", lambda *a, **k: (
+        learned_solvers.SolverOutput(None, "no_solution", stats={"routes": 3}), time.perf_counter()))
+    res = solvers.solve("cvrp", cv, "learned-ortools", checkpoint=checkpoints["cvrp"], time_limit=0.5)
+    assert res.feasible and res.stats["seeded"] is False
+    assert solvers.solve("cvrp", cv, "learned-ls", checkpoint=checkpoints["cvrp"]).solution is None
+
+
+def test_seeded_solvers_refuse_bad_input(checkpoints, tmp_path):
+    tsp = problems.get("tsp").generators["uniform"](10, np.random.default_rng(0))
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    for solver in ("learned-ortools", "learned-ls"):
+        with pytest.raises(InputError):
+            solvers.solve("tsp", tsp, solver, checkpoint=str(bad))
+        with pytest.raises(InputError, match="decode"):
+            solvers.solve("tsp", tsp, solver, checkpoint=checkpoints["tsp"], decode="nope")
+    with pytest.raises(InputError, match="metaheuristic"):
+        solvers.solve("tsp", tsp, "learned-ortools", checkpoint=checkpoints["tsp"], metaheuristic="nope")

@@ -70,6 +70,7 @@ _MODULES = (
     "coptim.solvers.knapsack",
     "coptim.solvers.milp_scip",
     "coptim.solvers.learned",
+    "coptim.solvers.learned_seeded",
 )
 _loaded = False
 
