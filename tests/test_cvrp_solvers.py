@@ -36,7 +36,7 @@ def run(instance, solver, time_limit=0.2, **options):
 
 def test_registry_names():
     names = [s.name for s in solvers.available("cvrp")]
-    assert names == sorted(ALL + ("learned-cvrp",))
+    assert names == sorted(ALL + ("learned-cvrp", "learned-ls", "learned-ortools"))
     assert solvers.get("cvrp", "savings").options == ("lam",)
     assert solvers.get("cvrp", "sweep").options == ("starts",)
     assert solvers.get("cvrp", "ortools").options == ("first_solution", "metaheuristic")
