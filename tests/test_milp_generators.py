@@ -72,6 +72,24 @@ def test_setcover_easy_matches_gasse():
     assert inst.lhs.min() == 1 and np.isinf(inst.rhs).all() and inst.sense == "minimize"
 
 
+def test_cauctions_reference_compatibility_rule():
+    # Gasse et al.'s code indexes the compatibility matrix with the bundle's 0/1 *integer* mask:
+    # the mean of rows 0 and 1, weighted by the items out of and in the bundle
+    rng = np.random.default_rng(0)
+    compats = rng.random((7, 7))
+    mask = np.array([0, 1, 1, 0, 0, 1, 0])
+    k = mask.sum()
+    assert np.allclose(compats[mask, :].mean(axis=0), ((7 - k) * compats[0] + k * compats[1]) / 7)
+    ref = gen.generate_cauctions(100, 3, compat="reference")
+    assert ref.n_vars == 100 and ref.sense == "maximize"
+    again = gen.generate_cauctions(100, 3, compat="reference")
+    assert np.array_equal(ref.col_idx, again.col_idx) and np.array_equal(ref.obj, again.obj)
+    bundle = gen.generate_cauctions(100, 3)
+    assert not (np.array_equal(ref.col_idx, bundle.col_idx) and np.array_equal(ref.obj, bundle.obj))
+    with pytest.raises(InputError, match="compat"):
+        gen.generate_cauctions(100, 3, compat="gasse")
+
+
 def test_cauctions_structure():
     inst = gen.generate_cauctions(500, np.random.default_rng(0))  # Gasse's easy: 100 items, 500 bids
     assert inst.n_vars == 500 and inst.sense == "maximize" and set(inst.vtypes) == {"binary"}
