@@ -10,11 +10,12 @@
 Decoding counts against the time limit: if it alone uses up the limit, the decoded solution is
 returned with status ``"time_limit"``. Loading the policy (once per process, then cached) does
 not: the clock starts after it, as a deployed solver loads its model once (``stats["load_s"]``).
-The weights and decoding options are those of the ``learned-*`` solvers
-(:mod:`coptim.solvers.learned`); ``stats`` reports the decoded objective (``learned_objective``)
-and the decoding time (``inference_s``) next to the search's own figures. If a
-CVRP policy's routes break a hard fleet limit, OR-Tools starts from its own first solution
-instead (``stats["seeded"] = False``) and ``learned-ls`` reports no solution.
+Decoding is greedy by default (one rollout, a seed in milliseconds; ``-O decode=multistart``
+spends more of the budget on a better seed); the weights and decoding options are those of the
+``learned-*`` solvers (:mod:`coptim.solvers.learned`). ``stats`` reports the decoded objective
+(``learned_objective``) and the decoding time (``inference_s``) next to the search's own
+figures. If a CVRP policy's routes break a hard fleet limit, OR-Tools starts from its own first
+solution instead (``stats["seeded"] = False``) and ``learned-ls`` reports no solution.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _routes_length(instance: Any, routes: list[list[int]]) -> float:
 
 @register("tsp", "learned-ortools", "learned tour (learned-tsp options) as OR-Tools' initial assignment, then "
           "guided local search for the rest of the time limit")
-def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
+def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                 starts: int | None = None, augment: int | None = None, samples: int = 16, beam_width: int = 4,
                 checkpoint: str | None = None, precision: str = "fp32",
                 metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SolverOutput:
@@ -95,7 +96,7 @@ def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: s
 
 
 @register("tsp", "learned-ls", "learned tour (learned-tsp options), then 2-opt and Or-opt to a local optimum")
-def tsp_local_search(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
+def tsp_local_search(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                      starts: int | None = None, augment: int | None = None, samples: int = 16,
                      beam_width: int = 4, checkpoint: str | None = None, precision: str = "fp32",
                      neighbours: int = 10) -> SolverOutput:
@@ -127,7 +128,7 @@ def _cvrp_first(instance: Any, **options: Any) -> tuple[SolverOutput, float]:
 
 @register("cvrp", "learned-ortools", "learned routes (learned-cvrp options) as OR-Tools' initial assignment, then "
           "guided local search for the rest of the time limit")
-def cvrp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
+def cvrp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                  starts: int | None = None, augment: int | None = None, samples: int = 16, beam_width: int = 4,
                  checkpoint: str | None = None, precision: str = "fp32",
                  metaheuristic: str = "guided_local_search") -> SolverOutput:
@@ -149,7 +150,7 @@ def cvrp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: 
 
 
 @register("cvrp", "learned-ls", "learned routes (learned-cvrp options), then 2-opt inside every route")
-def cvrp_local_search(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
+def cvrp_local_search(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                       starts: int | None = None, augment: int | None = None, samples: int = 16,
                       beam_width: int = 4, checkpoint: str | None = None,
                       precision: str = "fp32") -> SolverOutput:
