@@ -15,7 +15,8 @@ from coptim import solvers
 from coptim.branching import collect as col
 from coptim.branching import roots as rts
 from coptim.branching.features import FEATURE_LAYOUT
-from coptim.branching.hybrid import HybridConfig, NodeSamples, evaluate_nodes, train_hybrid
+from coptim.branching.hybrid import HybridConfig, NodeSamples, evaluate_nodes, new_hybrid, train_hybrid
+from coptim.branching.hybrid import _loss as hybrid_loss
 from coptim.branching.model import BipartiteConv, GCNNPolicy, HybridPolicy, PolicyConfig
 from coptim.branching.rule import LearnedBranchingWarning, attach, load_policy
 from coptim.branching.train import TrainConfig, train
@@ -160,6 +161,41 @@ def test_hybrid_trains_resumes_and_branches(collected, tmp_path):
     assert model.getStatus() == "optimal" and model.getObjVal() == pytest.approx(ref.objective, rel=1e-9)
     assert stats["learned_branched"] > 1 and stats["learned_fallbacks"] == 0
     assert calls["root"] == 1
+
+
+def test_distillation_from_the_gcnn(collected, tmp_path):
+    root, _ = collected
+    gcnn = root / "gcnn" / "best.pt"
+    gnn = load_policy(gcnn)
+    data = NodeSamples(root / "train" / "samples", gnn, teacher=True)
+    assert data.teacher.shape == data.scores.shape
+    # the teacher's logits are the GCNN's on each sample's own graph
+    from coptim.branching.collect import sample_files
+    from coptim.branching.dataset import load_sample
+
+    first = load_sample(sample_files(root / "train" / "samples")[0])
+    with torch.no_grad():
+        expected = gnn(first.constraint_features, first.edge_index, first.edge_attr, first.variable_features)
+    k = int(data.n_candidates[0])
+    torch.testing.assert_close(data.teacher[:k], expected[first.candidates])
+    # the KD loss is finite with padded candidates, zero-weighted KD is plain cross-entropy
+    batch = data.batch(torch.arange(min(4, len(data))))
+    model = new_hybrid(gnn)
+    ce, _ = hybrid_loss(model, batch)
+    same, _ = hybrid_loss(model, batch, 0.0, 2.0)
+    kd, _ = hybrid_loss(model, batch, 1.0, 2.0)
+    assert torch.isfinite(kd) and kd >= 0 and torch.equal(ce, same)
+    # training on the teacher alone lowers the distillation loss
+    out = train_hybrid(HybridConfig(epochs=3, batch_size=4, distill=1.0, temperature=1.0), gcnn,
+                       root / "train" / "samples", root / "valid" / "samples", tmp_path / "kd")
+    assert out["epoch"] == 3
+    log = (tmp_path / "kd" / "log.csv").read_text().splitlines()
+    losses = [float(line.split(",")[2]) for line in log[1:]]  # train_loss: the distillation loss here
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    with pytest.raises(InputError, match="distill"):
+        HybridConfig(distill=1.5)
+    with pytest.raises(InputError, match="temperature"):
+        HybridConfig(temperature=0)
 
 
 def test_missing_roots_and_bad_root_networks(collected, tmp_path):

@@ -118,18 +118,22 @@ def train_hybrid(
     early_stopping: int = typer.Option(30, "--early-stopping", help="Epochs without a better validation loss "
                                        "before training stops."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training seconds."),
+    distill: float = typer.Option(0.0, "--distill", help="Weight in [0, 1] of knowledge distillation from the GCNN "
+                                  "(the rest is cross-entropy on the expert's choice)."),
+    temperature: float = typer.Option(2.0, "--temperature", help="Softmax temperature of the distillation."),
     test_dir: Optional[Path] = typer.Option(None, "--test", help="Held-out samples with roots: report the best "
                                             "policy's accuracy on them."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
-    """Train the hybrid policy (Gupta et al. 2020): a trained GCNN at the root, a node MLP by imitation."""
+    """Train the hybrid policy (Gupta et al. 2020): a trained GCNN at the root, a node MLP by imitation
+    (optionally distilled from the GCNN)."""
     from rich.console import Console
 
     from coptim.branching.hybrid import HybridConfig, NodeSamples, evaluate_nodes, train_hybrid as run
 
     console = Console(stderr=True)
     cfg = HybridConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, early_stopping=early_stopping,
-                       time_budget_s=time_budget)
+                       time_budget_s=time_budget, distill=distill, temperature=temperature)
     with console.status("training the hybrid policy") as status:
         def on_epoch(epoch: int, row: dict) -> None:
             line = (f"epoch {epoch}: train loss {row['train_loss']:.4f}, valid loss {row['valid_loss']:.4f} "
