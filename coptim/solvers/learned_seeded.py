@@ -85,8 +85,8 @@ def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: s
     from coptim.solvers.tsp_ortools import solve_ortools
 
     inst = as_instance(instance)
-    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment, samples=samples,
-                    beam_width=beam_width, checkpoint=checkpoint, precision=precision)
+    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment,
+                           samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     left = _remaining(time_limit, begin, DEFAULT_TIME_LIMIT)
     if left <= 0.01:
         return SolverOutput(first.solution, "time_limit", stats=first.stats)
@@ -100,14 +100,14 @@ def tsp_local_search(instance: Any, *, time_limit: float | None, seed: int, deco
                      starts: int | None = None, augment: int | None = None, samples: int = 16,
                      beam_width: int = 4, checkpoint: str | None = None, precision: str = "fp32",
                      neighbours: int = 10) -> SolverOutput:
-    """Learned TSP tour improved by :func:`~coptim.solvers.tsp_local_search.local_search`
-    (no time limit: runs to the local optimum)."""
+    """Learned TSP tour improved by :func:`~coptim.solvers.tsp_local_search.local_search`, to a local
+    optimum or until the time limit (no limit by default)."""
     from coptim.problems.tsp import as_instance
     from coptim.solvers.tsp_local_search import local_search
 
     inst = as_instance(instance)
-    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment, samples=samples,
-                    beam_width=beam_width, checkpoint=checkpoint, precision=precision)
+    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment,
+                           samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     left = _remaining(time_limit, begin, None)
     if left is not None and left <= 0.0:
         return SolverOutput(first.solution, "time_limit", stats=first.stats)
@@ -135,8 +135,8 @@ def cvrp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: 
     """Learned CVRP routes, then OR-Tools from them (default 10 s in all, decoding included)."""
     from coptim.solvers.cvrp_ortools import DEFAULT_TIME, solve_ortools
 
-    first, begin = _cvrp_first(instance, seed=seed, decode=decode, starts=starts, augment=augment, samples=samples,
-                        beam_width=beam_width, checkpoint=checkpoint, precision=precision)
+    first, begin = _cvrp_first(instance, seed=seed, decode=decode, starts=starts, augment=augment,
+                               samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     left = _remaining(time_limit, begin, DEFAULT_TIME)
     if left <= 0.01:
         return SolverOutput(first.solution, "time_limit" if first.solution is not None else "no_solution",
@@ -158,8 +158,8 @@ def cvrp_local_search(instance: Any, *, time_limit: float | None, seed: int, dec
     (fast; the time limit is not used)."""
     from coptim.solvers.cvrp_heuristics import two_opt_route
 
-    first, begin = _cvrp_first(instance, seed=seed, decode=decode, starts=starts, augment=augment, samples=samples,
-                        beam_width=beam_width, checkpoint=checkpoint, precision=precision)
+    first, begin = _cvrp_first(instance, seed=seed, decode=decode, starts=starts, augment=augment,
+                               samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     if first.solution is None:
         return first
     dist = instance.distance_matrix()
