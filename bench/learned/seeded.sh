@@ -29,6 +29,9 @@ read -r -a extra <<< "${OPTIONS:-}"
   --out "$RESULTS/seeded-tsp200-lkh.csv"
 "$ROOT/.venv/bin/python" "$ROOT/bench/learned/references.py" "$RESULTS/seeded-tsp200-lkh.csv" \
   --out "$DATA/references.csv"
+# the seeds on their own: the policy's greedy tours (what learned-ortools and learned-ls start from)
+"$COPTIM" bench tsp --instances "$DATA" --solvers learned-tsp -O decode=greedy --time-limit 1 --workers "$WORKERS" \
+  --out "$RESULTS/seeded-tsp200.csv" ${extra[@]+"${extra[@]}"}
 for limit in $LIMITS; do
   "$COPTIM" bench tsp --instances "$DATA" --solvers "$SOLVERS" --time-limit "$limit" --workers "$WORKERS" \
     --out "$RESULTS/seeded-tsp200.csv" ${extra[@]+"${extra[@]}"}
