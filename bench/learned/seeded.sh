@@ -1,39 +1,53 @@
 #!/usr/bin/env bash
 # OR-Tools alone against OR-Tools seeded by a learned policy, at equal time budgets (1 s and 5 s,
-# decoding included), on uniform TSP200 instances; gaps to LKH.
+# decoding included), on uniform TSP200 (default) or CVRP100 instances; gaps to LKH (TSP) or PyVRP (CVRP).
 #
 # Usage:
-#   bash bench/learned/seeded.sh
+#   bash bench/learned/seeded.sh                                       # TSP200, the shipped TSP weights
+#   PROBLEM=cvrp OPTIONS="-O checkpoint=runs/cvrp/best.pt" bash bench/learned/seeded.sh   # CVRP100
 #
 # Environment (all optional; see also bench/common.sh; WORKERS defaults to 1 here):
-#   COUNT    instances (default 100), generated with "coptim generate tsp --size 200 --seed 200"
+#   PROBLEM  tsp (default: 200 nodes) or cvrp (100 customers)
+#   COUNT    instances (default 100), generated with "coptim generate PROBLEM --size N --seed 200"
 #   LIMITS   time limits in seconds (default "1 5")
 #   SOLVERS  (default "ortools,learned-ortools,learned-ls")
-#   OPTIONS  extra "coptim bench" options, e.g. "-O checkpoint=runs/x/best.pt"
-#   DATA     instance folder (default runs/seeded/tsp200)
+#   OPTIONS  extra "coptim bench" options for the learned solvers, e.g. "-O checkpoint=runs/x/best.pt"
+#            (needed for CVRP until CVRP weights ship)
+#   DATA     instance folder (default runs/seeded/PROBLEM-N)
 #
-# Writes $RESULTS/seeded-tsp200-lkh.csv (the LKH references, 30 s each), the sidecar
-# DATA/references.csv, and $RESULTS/seeded-tsp200.csv (one row per instance, solver and limit).
-# The learned solvers use the shipped TSP weights unless OPTIONS names a checkpoint.
-# Runtime (WORKERS=1): COUNT x (LKH ~ 1 s + 3 solvers x sum(LIMITS)) = about 30 min for the defaults.
+# Writes $RESULTS/seeded-SUITE-ref.csv (the references: LKH or PyVRP, 30 s each), the sidecar
+# DATA/references.csv, and $RESULTS/seeded-SUITE.csv (one row per instance, solver and limit), SUITE
+# being tsp200 or cvrp100. Runtime (WORKERS=1): COUNT x (30 s at most for the reference + 3 solvers
+# x sum(LIMITS)), about 40 min for the TSP defaults (LKH takes about 1 s there).
 WORKERS="${WORKERS:-1}"
 source "$(dirname "$0")/../common.sh"
+PROBLEM="${PROBLEM:-tsp}"
+case "$PROBLEM" in
+  tsp) SIZE=200 REFERENCE=lkh ;;
+  cvrp) SIZE=100 REFERENCE=pyvrp ;;
+  *) echo "PROBLEM must be tsp or cvrp, got $PROBLEM" >&2; exit 2 ;;
+esac
+SUITE="$PROBLEM$SIZE"
 COUNT="${COUNT:-100}"
 LIMITS="${LIMITS:-1 5}"
 SOLVERS="${SOLVERS:-ortools,learned-ortools,learned-ls}"
-DATA="${DATA:-$ROOT/runs/seeded/tsp200}"
+DATA="${DATA:-$ROOT/runs/seeded/$SUITE}"
 read -r -a extra <<< "${OPTIONS:-}"
 
-"$COPTIM" generate tsp --size 200 --count "$COUNT" --seed 200 --out "$DATA"
-"$COPTIM" bench tsp --instances "$DATA" --solvers lkh --time-limit 30 --workers "$WORKERS" \
-  --out "$RESULTS/seeded-tsp200-lkh.csv"
-"$ROOT/.venv/bin/python" "$ROOT/bench/learned/references.py" "$RESULTS/seeded-tsp200-lkh.csv" \
+"$COPTIM" generate "$PROBLEM" --size "$SIZE" --count "$COUNT" --seed 200 --out "$DATA"
+"$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "$REFERENCE" --time-limit 30 --workers "$WORKERS" \
+  --out "$RESULTS/seeded-$SUITE-ref.csv"
+"$ROOT/.venv/bin/python" "$ROOT/bench/learned/references.py" "$RESULTS/seeded-$SUITE-ref.csv" \
   --out "$DATA/references.csv"
-# the seeds on their own: the policy's greedy tours (what learned-ortools and learned-ls start from)
-"$COPTIM" bench tsp --instances "$DATA" --solvers learned-tsp -O decode=greedy --time-limit 1 --workers "$WORKERS" \
-  --out "$RESULTS/seeded-tsp200.csv" ${extra[@]+"${extra[@]}"}
+# the seeds on their own: the policy's greedy solutions (what learned-ortools and learned-ls start from)
+"$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "learned-$PROBLEM" -O decode=greedy --time-limit 1 \
+  --workers "$WORKERS" --out "$RESULTS/seeded-$SUITE.csv" ${extra[@]+"${extra[@]}"}
 for limit in $LIMITS; do
-  "$COPTIM" bench tsp --instances "$DATA" --solvers "$SOLVERS" --time-limit "$limit" --workers "$WORKERS" \
-    --out "$RESULTS/seeded-tsp200.csv" ${extra[@]+"${extra[@]}"}
+  for solver in ${SOLVERS//,/ }; do
+    opts=()
+    case "$solver" in learned-*) opts=(${extra[@]+"${extra[@]}"}) ;; esac  # OPTIONS are for the learned solvers only
+    "$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "$solver" --time-limit "$limit" --workers "$WORKERS" \
+      --out "$RESULTS/seeded-$SUITE.csv" ${opts[@]+"${opts[@]}"}
+  done
 done
-"$ROOT/.venv/bin/python" "$ROOT/bench/make_table.py" "$RESULTS/seeded-tsp200.csv"
+"$ROOT/.venv/bin/python" "$ROOT/bench/make_table.py" "$RESULTS/seeded-$SUITE.csv"
