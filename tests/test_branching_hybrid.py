@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import warnings
@@ -189,8 +190,8 @@ def test_distillation_from_the_gcnn(collected, tmp_path):
     out = train_hybrid(HybridConfig(epochs=3, batch_size=4, distill=1.0, temperature=1.0), gcnn,
                        root / "train" / "samples", root / "valid" / "samples", tmp_path / "kd")
     assert out["epoch"] == 3
-    log = (tmp_path / "kd" / "log.csv").read_text().splitlines()
-    losses = [float(line.split(",")[2]) for line in log[1:]]  # train_loss: the distillation loss here
+    with open(tmp_path / "kd" / "log.csv", newline="") as f:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(f)]  # the distillation loss here
     assert len(losses) == 3 and losses[-1] < losses[0]
     with pytest.raises(InputError, match="distill"):
         HybridConfig(distill=1.5)

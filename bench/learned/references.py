@@ -14,7 +14,7 @@ import csv
 import math
 from pathlib import Path
 
-from coptim import bench
+from coptim import bench, problems
 
 
 def main() -> None:
@@ -29,7 +29,10 @@ def main() -> None:
                 if row["feasible"] != "True" or not row["objective"]:
                     continue
                 value = float(row["objective"])
-                maximise = row["problem"] == "knapsack"  # tsp and cvrp minimise
+                prob = problems.get(row["problem"])
+                if prob.name == "milp":
+                    raise SystemExit("references.py handles tsp, cvrp and knapsack (milp instances carry their own sense)")
+                maximise = prob.sense == "max"
                 old = best.get(row["instance"])
                 if old is None or (value > old[0] if maximise else value < old[0]):
                     best[row["instance"]] = (value, row["solver"])

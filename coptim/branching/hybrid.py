@@ -7,7 +7,8 @@ with ``distill > 0``, knowledge distillation from the GCNN itself (Gupta et al.'
 ``(1 - distill) * CE + distill * T^2 * KL(softmax(gcnn / T) || softmax(hybrid / T))`` over the
 candidates, with the GCNN's logits computed once per sample when the data is loaded. Validation
 loss (model selection, learning-rate schedule) is the plain cross-entropy either way. Measured with
-``--distill 0.5 --temperature 2`` against plain cross-entropy, same data and trunk: easy auctions,
+``coptim branching train-hybrid ... --distill 0.5 --temperature 2 --test ...`` against the same command
+without ``--distill`` (the last step of ``bench/branching/train.sh``), same data and trunk: easy auctions,
 test acc@1 43.9 % against 41.4 % (157 samples); easy set cover 50.7 % against 51.7 % (1,505
 samples); easy independent set 39.3 % against 38.8 % (196 samples). None of the differences is
 beyond the test sets' noise, so the shipped hybrids use none.

@@ -23,8 +23,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
+from coptim import problems
 from coptim.errors import InputError
 from coptim.result import SolverOutput
 from coptim.solvers import learned, register
@@ -41,9 +40,8 @@ def _decode(problem: str, instance: Any, **options: Any) -> tuple[SolverOutput, 
     begin = time.perf_counter()
     first = learned.run(problem, instance, **options)
     first.stats["load_s"] = load_s
-    if first.solution is not None:
-        length = _tour_length if problem == "tsp" else _routes_length
-        first.stats["learned_objective"] = length(instance, first.solution)
+    if first.solution is not None:  # the seed's objective as the problem's checker reports it
+        first.stats["learned_objective"] = problems.get(problem).check(instance, first.solution).objective
     return first, begin
 
 
@@ -56,22 +54,6 @@ def _merge(first: SolverOutput, second: SolverOutput, begin: float) -> SolverOut
     stats = {**first.stats, **second.stats}
     stats["total_s"] = time.perf_counter() - begin
     return SolverOutput(second.solution, second.status, stats=stats)
-
-
-def _tour_length(instance: Any, tour: list[int]) -> float:
-    d = instance.distance_matrix()
-    t = np.asarray(tour)
-    return float(d[t, np.roll(t, -1)].sum())
-
-
-def _routes_length(instance: Any, routes: list[list[int]]) -> float:
-    d = instance.distance_matrix()
-    total = 0.0
-    for r in routes:
-        if r:
-            path = np.array([0, *r, 0])
-            total += float(d[path[:-1], path[1:]].sum())
-    return total
 
 
 @register("tsp", "learned-ortools", "learned tour (learned-tsp options) as OR-Tools' initial assignment, then "
