@@ -119,10 +119,9 @@ def generate_cauctions(size: int, rng: np.random.Generator | int, *, n_items: in
     items; Gasse et al.'s code indexes the compatibility matrix with a 0/1 integer array,
     which averages rows 0 and 1 instead (weighted by how many items are out of and in the
     bundle). This module follows the described rule unless ``compat="reference"``. The two
-    give different distributions: with relpscost under Gasse et al.'s settings (SCIP 10), 7
-    instances of 500 bids took 159 to 3,171 nodes (median 1,133) with ``"reference"`` and
-    5,758 to 9,028 on one ``"bundle"`` instance, whose 20-instance benchmark in the README
-    needs 8,689 nodes (shifted geometric mean).
+    give different distributions: with relpscost under Gasse et al.'s settings (SCIP 10), 10
+    ``"reference"`` instances of 500 bids took 434 nodes and 8.4 s (shifted geometric means),
+    20 ``"bundle"`` ones 8,689 nodes and 31.6 s (``bench/branching/bench.sh``, see the README).
     """
     n_bids = _positive_int(size, "the number of bids")
     n_items = _positive_int(n_bids // 5 if n_items is None else n_items, "the number of items", 2)
