@@ -1,4 +1,9 @@
-"""``coptim train PROBLEM --method pomo --size N ... --out DIR``: train a learned constructive policy.
+"""``coptim train PROBLEM --method pomo|imitation --size N ... --out DIR``: train a learned constructive policy.
+
+``pomo``: the attention model by REINFORCE with the POMO shared baseline (TSP, CVRP, knapsack).
+``imitation``: the BQ decoder-only policy (TSP) by imitation of LKH tours with sub-path augmentation;
+the expert tours are generated first (``--experts`` instances, ``--workers`` processes, cached in
+``--expert-dir``, default ``OUT/experts``).
 
 For the lead to mount in :mod:`coptim.cli` as a command of the main app::
 
@@ -20,18 +25,19 @@ import typer
 
 from coptim.errors import InputError
 
-METHODS = ("pomo",)
+METHODS = ("pomo", "imitation")
 
 
 def train(
     problem: str = typer.Argument(..., help="Problem: tsp, cvrp or knapsack."),
-    method: str = typer.Option("pomo", "--method", help="Training method (pomo: REINFORCE, shared multi-start baseline)."),
+    method: str = typer.Option("pomo", "--method", help="pomo (REINFORCE, shared multi-start baseline; attention "
+                               "model) or imitation (BQ policy from LKH tours, sub-path augmentation; tsp only)."),
     size: int = typer.Option(..., "--size", "-n", help="Training instance size (nodes, customers or items)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory: checkpoint.pt, policy.pt, best.pt, log.csv; "
                              "an existing checkpoint there is resumed."),
     epochs: int = typer.Option(10, "--epochs", help="Epochs (validation, log row and checkpoint after each)."),
     steps_per_epoch: int = typer.Option(100, "--steps-per-epoch", help="Gradient steps per epoch."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Instances per step."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Instances (pomo) or sub-path samples (imitation) per step."),
     lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate (the peak of a schedule)."),
     lr_schedule: str = typer.Option("constant", "--lr-schedule",
                                     help="constant or cosine (decay to --min-lr over epochs x steps-per-epoch)."),
@@ -41,45 +47,80 @@ def train(
     augment: int = typer.Option(1, "--augment", help="Symmetric copies per instance in training (1..8, routing only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights, the data and the sampling."),
     val_size: int = typer.Option(200, "--val-size", help="Validation instances (fixed seed, references cached)."),
-    layers: int = typer.Option(3, "--layers", help="Encoder layers."),
+    layers: Optional[int] = typer.Option(None, "--layers", help="Transformer layers (default 3 for pomo, 4 for imitation)."),
     dim: int = typer.Option(128, "--dim", help="Embedding dimension."),
     heads: int = typer.Option(8, "--heads", help="Attention heads."),
-    norm: str = typer.Option("instance", "--norm", help="instance or rms."),
+    norm: Optional[str] = typer.Option(None, "--norm", help="instance or rms (default instance for pomo, rms for imitation)."),
+    experts: int = typer.Option(10000, "--experts", help="imitation: expert-solved training instances."),
+    expert_dir: Optional[Path] = typer.Option(None, "--expert-dir", help="imitation: cache of expert tours "
+                                              "(default OUT/experts; reused by runs with the same size and count)."),
+    workers: int = typer.Option(1, "--workers", help="imitation: processes that solve the expert instances."),
+    knn: Optional[int] = typer.Option(None, "--knn", help="imitation: default k-nearest-neighbour restriction stored "
+                                      "with the policy (used at inference on larger instances)."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training CPU seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
-    """Train a POMO attention policy with a progress bar, validation gaps per epoch and resumable checkpoints."""
+    """Train a learned policy with a progress bar, validation gaps per epoch and resumable checkpoints."""
     if method not in METHODS:
         raise InputError(f"unknown training method {method!r}; available: {', '.join(METHODS)}")
     if time_budget is not None and not time_budget > 0:
         raise InputError(f"--time-budget must be positive, got {time_budget}")
+    if method == "imitation":
+        if problem != "tsp":
+            raise InputError(f"--method imitation trains the BQ policy for the tsp only, not {problem!r}")
+        if starts is not None or augment != 1:
+            raise InputError("--starts and --augment apply to --method pomo only")
+    elif knn is not None or expert_dir is not None:
+        raise InputError("--knn and --expert-dir apply to --method imitation only")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from coptim.training import TrainConfig
-    from coptim.training import train as run_training
+    model = {"dim": dim, "heads": heads}
+    if layers is not None:
+        model["layers"] = layers
+    if norm is not None:
+        model["norm"] = norm
+    common = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, seed=seed,
+                  val_size=val_size, lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr)
+    if method == "imitation":
+        from coptim.training.imitation import ImitationConfig
+        from coptim.training.imitation import train as run_imitation
 
-    cfg = TrainConfig(problem, size, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr,
-                      starts=starts, augment=augment, seed=seed, val_size=val_size,
-                      lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr,
-                      model={"layers": layers, "dim": dim, "heads": heads, "norm": norm})
+        cfg = ImitationConfig(size, experts=experts, knn=knn, model=model, **common)
+    else:
+        from coptim.training import TrainConfig
+        from coptim.training import train as run_pomo
+
+        cfg = TrainConfig(problem, size, starts=starts, augment=augment,
+                          model={"layers": 3, "norm": "instance", **model}, **common)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=console, disable=not console.is_terminal and not sys.stderr.isatty()) as bar:
-        task = bar.add_task(f"pomo {problem}{size}", total=cfg.total_steps, status="")
+        task = bar.add_task(f"{method} {problem}{size}", total=cfg.total_steps, status="")
         last: dict[str, float] = {}
 
         def on_step(step: int, total: int, info: dict) -> None:
             last.update({k: v for k, v in info.items() if k.startswith("val_")})
             status = f"loss {info['loss']:.4f}"
             if "val_greedy_gap_pct" in last:
-                status += f" | val gap greedy {last['val_greedy_gap_pct']:.2f}% multistart {last['val_multistart_gap_pct']:.2f}%"
+                status += f" | val gap greedy {last['val_greedy_gap_pct']:.2f}%"
+            if "val_multistart_gap_pct" in last:
+                status += f" multistart {last['val_multistart_gap_pct']:.2f}%"
             bar.update(task, completed=step, status=status)
             if "val_greedy_gap_pct" in info and not console.is_terminal:
                 console.print(f"step {step}/{total}: {status}")
 
-        summary = run_training(cfg, out, time_budget_s=time_budget, on_step=on_step)
+        if method == "imitation":
+            experts_task = bar.add_task("expert tours (LKH)", total=None, status="")
+
+            def on_shard(done: int, total: int) -> None:
+                bar.update(experts_task, completed=done, total=total, status="shards")
+
+            summary = run_imitation(cfg, out, expert_dir=expert_dir, workers=workers, time_budget_s=time_budget,
+                                    on_step=on_step, on_shard=on_shard)
+        else:
+            summary = run_pomo(cfg, out, time_budget_s=time_budget, on_step=on_step)
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:
@@ -88,7 +129,7 @@ def train(
                       f"greedy gap {summary['best_val_greedy_gap_pct']:.3f}%; weights in {out}")
 
 
-app = typer.Typer(help="Train learned solvers (POMO).", add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(help="Train learned solvers (POMO, imitation).", add_completion=False, pretty_exceptions_enable=False)
 app.command("train")(train)
 
 if __name__ == "__main__":

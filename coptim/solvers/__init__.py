@@ -71,6 +71,7 @@ _MODULES = (
     "coptim.solvers.milp_scip",
     "coptim.solvers.learned",
     "coptim.solvers.learned_seeded",
+    "coptim.solvers.learned_bq",
 )
 _loaded = False
 

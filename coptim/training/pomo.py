@@ -112,13 +112,18 @@ class TrainConfig:
         ``constant`` (``lr``) or ``cosine`` (half a cosine from ``lr`` at the end of the warm-up to
         ``min_lr`` at step ``total_steps``).
         """
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        if self.lr_schedule == "constant":
-            return self.lr
-        span = max(self.total_steps - self.warmup_steps, 1)
-        frac = min(max(step - self.warmup_steps, 0) / span, 1.0)
-        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * frac))
+        return schedule_lr(step, self.lr, self.lr_schedule, self.warmup_steps, self.total_steps, self.min_lr)
+
+
+def schedule_lr(step: int, lr: float, schedule: str, warmup_steps: int, total_steps: int, min_lr: float) -> float:
+    """Warm-up then constant or cosine learning rate at ``step`` (see :meth:`TrainConfig.lr_at`)."""
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return lr
+    span = max(total_steps - warmup_steps, 1)
+    frac = min(max(step - warmup_steps, 0) / span, 1.0)
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * frac))
 
 
 #: Training settings added after the first checkpoints were written, with the value that means "as before".
