@@ -9,6 +9,8 @@
 # Environment (all optional):
 #   GCNN_SECONDS  training-time budget of the GCNN (default 3600; the run stops after the epoch that passes it)
 #   INIT          a policy file to fine-tune from instead of random weights (e.g. an earlier best.pt)
+#   LR, EPOCH_SIZE, PATIENCE   the GCNN's learning rate, batches per epoch and lr-decay patience
+#                 (defaults of 'coptim branching train': 1e-3, one pass over the samples, 10)
 #   PRECISION     bf16 (default; about 3x faster than fp32 on this CPU for these graphs) or fp32
 #   OUT           data root (default runs/branching)
 #
@@ -22,14 +24,17 @@ SIZE="${2:-easy}"
 DIR="${OUT:-runs/branching}/$KIND-$SIZE"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 COPTIM=("$ROOT/.venv/bin/python" -m coptim --threads 1)
-init=()
-if [ -n "${INIT:-}" ]; then init=(--init "$INIT"); fi
+extra=()
+if [ -n "${INIT:-}" ]; then extra=(--init "$INIT"); fi
+if [ -n "${LR:-}" ]; then extra+=(--lr "$LR"); fi
+if [ -n "${EPOCH_SIZE:-}" ]; then extra+=(--epoch-size "$EPOCH_SIZE"); fi
+if [ -n "${PATIENCE:-}" ]; then extra+=(--patience "$PATIENCE"); fi
 
 for set in train valid test; do  # root observations of episodes collected before the collection saved them
   "${COPTIM[@]}" branching roots --samples "$DIR/$set/samples"
 done
 "${COPTIM[@]}" branching train --train "$DIR/train/samples" --valid "$DIR/valid/samples" --test "$DIR/test/samples" \
-  --out "$DIR/gcnn" --precision "${PRECISION:-bf16}" --time-budget "${GCNN_SECONDS:-3600}" ${init[@]+"${init[@]}"} \
+  --out "$DIR/gcnn" --precision "${PRECISION:-bf16}" --time-budget "${GCNN_SECONDS:-3600}" ${extra[@]+"${extra[@]}"} \
   --json > "$DIR/gcnn.json"
 "${COPTIM[@]}" branching train-hybrid --gnn "$DIR/gcnn/best.pt" --train "$DIR/train/samples" \
   --valid "$DIR/valid/samples" --test "$DIR/test/samples" --out "$DIR/hybrid" --json > "$DIR/hybrid.json"
