@@ -54,11 +54,12 @@ def test_subproblem_tokens_are_normalised_and_candidates_respect_knn():
     assert float(tok.min()) == 0.0 and float(tok.max()) == 1.0  # the sub-problem fills the unit square
 
 
-@pytest.mark.parametrize("starts,augment,knn", [(1, 1, None), (3, 1, None), (1, 8, None), (2, 2, 4)])
-def test_decode_gives_tours_and_keeps_the_shortest(starts, augment, knn):
+@pytest.mark.parametrize("starts,augment,beam,knn", [(1, 1, 1, None), (3, 1, 1, None), (1, 8, 1, None), (2, 2, 1, 4),
+                                                     (1, 1, 4, None), (2, 2, 3, 4), (1, 1, 30, None)])
+def test_decode_gives_tours_and_keeps_the_shortest(starts, augment, beam, knn):
     model = _model()
     coords = torch.rand(5, 9, 2, generator=torch.Generator().manual_seed(1))
-    tours = bq.decode(model, coords, starts=starts, augment=augment, knn=knn, chunk=7)
+    tours = bq.decode(model, coords, starts=starts, augment=augment, beam_width=beam, knn=knn, chunk=7)
     assert tours.shape == (5, 9)
     for t in tours.tolist():
         assert sorted(t) == list(range(9))
@@ -66,10 +67,49 @@ def test_decode_gives_tours_and_keeps_the_shortest(starts, augment, knn):
     assert bool((bq.tour_lengths(coords, tours) <= bq.tour_lengths(coords, single) + 1e-6).all())
 
 
+def _logprob(model, c, tour):
+    """Summed log-probability of a tour of coordinates ``c`` (``(n, 2)``) under the policy, step by step."""
+    n, total = len(tour), 0.0
+    remaining = sorted(set(range(n)) - {tour[0]})
+    for k in range(1, n - 1):
+        tok = bq.subproblem_tokens(c[None], torch.tensor([tour[k - 1]]), torch.tensor([tour[0]]),
+                                   torch.tensor([remaining]))
+        with torch.no_grad():
+            total += float(torch.log_softmax(model(tok), -1)[0, remaining.index(tour[k])])
+        remaining.remove(tour[k])
+    return total
+
+
+def test_beam_search_width_one_is_greedy_and_a_wide_beam_is_exhaustive():
+    import itertools
+
+    model = _model(2)
+    n = 5
+    coords = torch.rand(2, n, 2, generator=torch.Generator().manual_seed(5))
+    start = torch.zeros(2, dtype=torch.long)
+    greedy = bq.beam_tours(model, coords, start, width=1)
+    wide = bq.beam_tours(model, coords, start, width=24)  # 4! tours from a fixed start: every one is kept
+    assert greedy.shape == (2, n) and wide.shape == (48, n)
+    for i in range(2):
+        # width 1: the most likely next node at every step
+        tour, remaining = [0], sorted(range(1, n))
+        while len(remaining) > 1:
+            tok = bq.subproblem_tokens(coords[i][None], torch.tensor([tour[-1]]), torch.tensor([0]),
+                                       torch.tensor([remaining]))
+            with torch.no_grad():
+                tour.append(remaining[int(model(tok)[0].argmax())])
+            remaining.remove(tour[-1])
+        assert greedy[i].tolist() == tour + remaining
+        scores = {p: _logprob(model, coords[i], [0, *p]) for p in itertools.permutations(range(1, n))}
+        beams = wide[24 * i:24 * (i + 1)].tolist()
+        assert sorted(tuple(b[1:]) for b in beams) == sorted(scores)  # all 24 tours, once each
+        assert abs(_logprob(model, coords[i], beams[0]) - max(scores.values())) < 1e-4  # ranked first
+
+
 def test_decode_refuses_bad_options_and_large_instances_without_knn():
     model = _model()
     coords = torch.rand(1, 5, 2)
-    for kw in ({"starts": 0}, {"starts": 6}, {"augment": 9}, {"knn": 1}, {"knn": True}):
+    for kw in ({"starts": 0}, {"starts": 6}, {"augment": 9}, {"knn": 1}, {"knn": True}, {"beam_width": 0}):
         with pytest.raises(InputError):
             bq.decode(model, coords, **kw)
     with pytest.raises(InputError, match="k-nearest-neighbour"):
@@ -167,13 +207,15 @@ def test_learned_tsp_bq_solver_and_bad_checkpoints(tmp_path):
     path = tmp_path / "p.pt"
     save_atomic(bq.payload(model, 20, knn=5), path)
     inst = generate_uniform(12, np.random.default_rng(3))
-    for decode in ("greedy", "multistart", "aug8"):
+    for decode in ("greedy", "multistart", "aug8", "beam"):
         res = solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(path), decode=decode)
-        assert res.feasible and res.stats["knn"] == 5
+        assert res.feasible and res.stats["knn"] == 5 and res.stats["decode"] == decode
+    res = solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(path), decode="beam", beam_width=3, starts=2)
+    assert res.feasible and res.stats["beam_width"] == 3 and res.stats["starts"] == 2
     res = solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(path), knn=20)
     assert res.feasible and res.stats["knn"] == 20
     with pytest.raises(InputError, match="unknown decode"):
-        solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(path), decode="beam")
+        solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(path), decode="sample")
     (tmp_path / "bad.pt").write_bytes(path.read_bytes()[:100])
     with pytest.raises(InputError, match="corrupted, truncated"):
         solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(tmp_path / "bad.pt"))

@@ -42,7 +42,7 @@ def references(insts, runs: int, cache: Path) -> list[float]:
     return objs
 
 
-def measure(model, insts, refs, *, decode: str, starts: int, knn, batch: int) -> dict:
+def measure(model, insts, refs, *, decode: str, starts: int, beam_width: int, knn, batch: int) -> dict:
     from coptim import problems
     from coptim.envs.routing import normalise_coords
     from coptim.policies import bq
@@ -58,7 +58,7 @@ def measure(model, insts, refs, *, decode: str, starts: int, knn, batch: int) ->
             chunk = [insts[k] for k in idx[lo:lo + batch]]
             coords = torch.as_tensor(np.stack([normalise_coords(i.coords) for i in chunk]), dtype=torch.float32)
             c0 = time.process_time()
-            tours = bq.decode(model, coords, starts=min(starts, n), augment=augment, knn=knn)
+            tours = bq.decode(model, coords, starts=min(starts, n), augment=augment, beam_width=beam_width, knn=knn)
             cpu += time.process_time() - c0
             for k, inst, tour in zip(idx[lo:lo + batch], chunk, tours.tolist()):
                 verdict = prob.check(inst, tour)
@@ -77,8 +77,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--tsplib", action="store_true", help="also the shipped TSPLIB instances")
     ap.add_argument("--tsplib-max", type=int, default=1000)
-    ap.add_argument("--decode", nargs="*", default=["greedy"], choices=["greedy", "multistart", "aug8"])
+    ap.add_argument("--decode", nargs="*", default=["greedy"], choices=["greedy", "multistart", "aug8", "beam"])
     ap.add_argument("--starts", type=int, default=16, help="starts of multistart")
+    ap.add_argument("--beam-width", type=int, default=16, help="width of beam")
     ap.add_argument("--knn", type=int, default=None)
     ap.add_argument("--ref-runs", type=int, default=1, help="LKH runs per reference")
     ap.add_argument("--batch", type=int, default=64)
@@ -118,8 +119,9 @@ def main() -> None:
     for name, insts, refs in sets:
         for decode in args.decode:
             starts = args.starts if decode == "multistart" else 1
-            r = measure(model, insts, refs, decode=decode, starts=starts, knn=knn, batch=args.batch)
-            r.update(set=name, decode=decode, starts=starts)
+            width = args.beam_width if decode == "beam" else 1
+            r = measure(model, insts, refs, decode=decode, starts=starts, beam_width=width, knn=knn, batch=args.batch)
+            r.update(set=name, decode=decode, starts=starts, beam_width=width)
             if name.startswith("TSPLIB"):
                 r["instances"] = [i.name for i in insts]
             report["results"].append(r)

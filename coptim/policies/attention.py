@@ -47,14 +47,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.problem not in NODE_FEATURES:
             raise InputError(f"no attention model for problem {self.problem!r}; choose one of {', '.join(NODE_FEATURES)}")
-        for name in ("dim", "layers", "heads", "ff"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
-                raise InputError(f"model {name} must be an integer between 1 and 4096, got {v!r}")
-        if self.dim % self.heads:
-            raise InputError(f"model dim {self.dim} must be a multiple of the number of heads {self.heads}")
-        if self.norm not in NORMS:
-            raise InputError(f"model norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        check_transformer(self)
         if not isinstance(self.clip, (int, float)) or not math.isfinite(self.clip) or self.clip <= 0:
             raise InputError(f"model clip must be a positive number, got {self.clip!r}")
 
@@ -63,12 +56,29 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Any) -> "ModelConfig":
-        if not isinstance(d, dict):
-            raise InputError("model configuration must be a mapping")
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"unknown model configuration keys: {', '.join(sorted(map(str, unknown)))}")
-        return cls(**d)
+        return config_from_dict(cls, d)
+
+
+def check_transformer(cfg: Any) -> None:
+    """Check the transformer sizes (``dim``, ``layers``, ``heads``, ``ff``) and ``norm`` of a model configuration."""
+    for name in ("dim", "layers", "heads", "ff"):
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
+            raise InputError(f"model {name} must be an integer between 1 and 4096, got {v!r}")
+    if cfg.dim % cfg.heads:
+        raise InputError(f"model dim {cfg.dim} must be a multiple of the number of heads {cfg.heads}")
+    if cfg.norm not in NORMS:
+        raise InputError(f"model norm must be one of {', '.join(NORMS)}, got {cfg.norm!r}")
+
+
+def config_from_dict(cls: Any, d: Any) -> Any:
+    """The configuration dataclass ``cls`` from a mapping, refusing unknown keys."""
+    if not isinstance(d, dict):
+        raise InputError("model configuration must be a mapping")
+    unknown = set(d) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"unknown model configuration keys: {', '.join(sorted(map(str, unknown)))}")
+    return cls(**d)
 
 
 class _Norm(nn.Module):

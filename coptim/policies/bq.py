@@ -14,8 +14,9 @@ in which they are listed. With ``knn`` set, only the ``knn`` remaining nodes nea
 origin are candidates (and tokens) when more remain: a step then costs the same on a 1,000-node
 instance as on a 100-node one, which is what makes large instances practical.
 
-Decoding (:func:`decode`): greedy from one start, from ``starts`` spread starts, and on up to 8
-symmetric copies of each instance (``augment``); the shortest tour per instance is kept.
+Decoding (:func:`decode`): greedy or beam search (:func:`beam_tours`, ranked by summed
+log-probability), from one start or ``starts`` spread starts, on up to 8 symmetric copies of each
+instance (``augment``); the shortest tour per instance is kept.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 
 from coptim.envs.routing import normalise_coords_torch, symmetry
 from coptim.errors import InputError
-from coptim.policies.attention import NORMS, _Block
+from coptim.policies.attention import _Block, check_transformer, config_from_dict
 
 FORMAT = "coptim-bq-v1"
 #: Largest instance a BQ policy decodes without a k-nearest-neighbour restriction (memory grows with n^2).
@@ -51,26 +52,14 @@ class BQConfig:
     def __post_init__(self) -> None:
         if self.problem != "tsp":
             raise InputError(f"the BQ policy is implemented for the tsp only, not {self.problem!r}")
-        for name in ("dim", "layers", "heads", "ff"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
-                raise InputError(f"model {name} must be an integer between 1 and 4096, got {v!r}")
-        if self.dim % self.heads:
-            raise InputError(f"model dim {self.dim} must be a multiple of the number of heads {self.heads}")
-        if self.norm not in NORMS:
-            raise InputError(f"model norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        check_transformer(self)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: Any) -> "BQConfig":
-        if not isinstance(d, dict):
-            raise InputError("model configuration must be a mapping")
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"unknown model configuration keys: {', '.join(sorted(map(str, unknown)))}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 class BQModel(nn.Module):
@@ -119,26 +108,45 @@ def candidates(coords: Tensor, origin: Tensor, remaining: Tensor, knn: int | Non
     return dist.topk(knn, dim=1, largest=False).indices
 
 
-def greedy_tours(model: BQModel, coords: Tensor, start: Tensor, knn: int | None = None) -> Tensor:
-    """Greedy tours ``(B, n)`` from the ``(B,)`` start nodes on ``(B, n, 2)`` coordinates."""
+def beam_tours(model: BQModel, coords: Tensor, start: Tensor, width: int = 1, knn: int | None = None) -> Tensor:
+    """Beam search of ``width`` tours per row from the ``(B,)`` start nodes on ``(B, n, 2)`` coordinates.
+
+    Partial tours are ranked by their summed log-probability; returns ``(B * width, n)`` tours,
+    row-major (the ``width`` tours of row 0 first). ``width=1`` is greedy decoding. Every candidate
+    is an unvisited node, so every beam is a tour (beams that cannot be filled repeat a tour).
+    """
     b, n = coords.shape[:2]
-    rows = torch.arange(b, device=coords.device)
-    remaining = torch.ones(b, n, dtype=torch.bool, device=coords.device)
-    remaining[rows, start] = False
-    tour = [start]
-    current = start
+    dev = coords.device
+    coords = coords.repeat_interleave(width, dim=0)
+    current = start.repeat_interleave(width)
+    rows = torch.arange(b * width, device=dev)
+    remaining = torch.ones(b * width, n, dtype=torch.bool, device=dev)
+    remaining[rows, current] = False
+    score = torch.full((b, width), float("-inf"), device=dev)
+    score[:, 0] = 0.0  # all beams start as copies of one
+    hist = current.unsqueeze(1)
     with torch.inference_mode():
         for t in range(1, n):
             if n - t == 1:
                 nxt = remaining.to(torch.int8).argmax(dim=1)
             else:
                 cand = candidates(coords, current, remaining, knn)
-                logits = model(subproblem_tokens(coords, current, start, cand))
-                nxt = cand.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)
+                r = cand.shape[1]
+                logp = torch.log_softmax(model(subproblem_tokens(coords, current, hist[:, 0], cand)), dim=-1)
+                total = (score.reshape(-1, 1) + logp).view(b, width * r)
+                score, flat = total.topk(min(width, width * r), dim=1)
+                if score.shape[1] < width:  # fewer candidates than beams: repeat the last beam
+                    pad = width - score.shape[1]
+                    score = torch.cat([score, score[:, -1:].expand(-1, pad)], dim=1)
+                    flat = torch.cat([flat, flat[:, -1:].expand(-1, pad)], dim=1)
+                src = (torch.arange(b, device=dev).unsqueeze(1) * width
+                       + torch.div(flat, r, rounding_mode="floor")).reshape(-1)
+                nxt = cand[src, (flat % r).reshape(-1)]
+                remaining, hist = remaining[src], hist[src]
             remaining[rows, nxt] = False
-            tour.append(nxt)
+            hist = torch.cat([hist, nxt.unsqueeze(1)], dim=1)
             current = nxt
-    return torch.stack(tour, dim=1)
+    return hist
 
 
 def tour_lengths(coords: Tensor, tours: Tensor) -> Tensor:
@@ -147,37 +155,42 @@ def tour_lengths(coords: Tensor, tours: Tensor) -> Tensor:
     return torch.linalg.vector_norm(pts - pts.roll(-1, dims=1), dim=-1).sum(dim=1)
 
 
-def decode(model: BQModel, coords: Tensor, *, starts: int = 1, augment: int = 1, knn: int | None = None,
-           chunk: int = 256) -> Tensor:
-    """Best greedy tour per instance over ``starts`` x ``augment`` rollouts: ``(B, n)`` node indices.
+def decode(model: BQModel, coords: Tensor, *, starts: int = 1, augment: int = 1, beam_width: int = 1,
+           knn: int | None = None, chunk: int = 256) -> Tensor:
+    """Best tour per instance over ``starts`` x ``augment`` x ``beam_width`` rollouts: ``(B, n)`` node indices.
 
     ``coords`` ``(B, n, 2)`` normalised to the unit square; ``starts`` spread start nodes
-    (``i * n // starts``); ``augment`` symmetric copies (1..8). Rows are decoded ``chunk`` at a
-    time. Lengths are compared in the normalised coordinates (the symmetries are isometries);
-    the caller measures the chosen tours on the original instances.
+    (``i * n // starts``); ``augment`` symmetric copies (1..8); ``beam_width`` tours kept by beam
+    search from each (1: greedy). Rows are decoded ``chunk`` at a time. Lengths are compared in the
+    normalised coordinates (the symmetries are isometries); the caller measures the chosen tours
+    on the original instances.
     """
     b, n = coords.shape[:2]
     if isinstance(starts, bool) or not isinstance(starts, int) or not 1 <= starts <= n:
         raise InputError(f"starts must be an integer between 1 and the number of nodes {n}, got {starts!r}")
     if isinstance(augment, bool) or not isinstance(augment, int) or not 1 <= augment <= 8:
         raise InputError(f"augment must be an integer between 1 and 8, got {augment!r}")
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+        raise InputError(f"beam_width must be a positive integer, got {beam_width!r}")
     if knn is not None and (isinstance(knn, bool) or not isinstance(knn, int) or knn < 2):
         raise InputError(f"knn must be an integer of at least 2, got {knn!r}")
     if knn is None and n > FULL_VIEW_LIMIT:
         raise InputError(f"an instance of {n} nodes needs a k-nearest-neighbour restriction (knn) above "
                          f"{FULL_VIEW_LIMIT} nodes")
     first = (torch.arange(starts, device=coords.device) * n) // starts
-    # rows: augmentation-major, then instance, then start
+    # rows: augmentation-major, then instance, then start (then beam)
     views = torch.cat([symmetry(coords, k) for k in range(augment)], dim=0)  # (A*B, n, 2)
     views = views.repeat_interleave(starts, dim=0)  # (A*B*S, n, 2)
     start = first.repeat(augment * b)
-    tours = torch.cat([greedy_tours(model, views[lo:lo + chunk], start[lo:lo + chunk], knn)
-                       for lo in range(0, views.shape[0], chunk)], dim=0)
-    lengths = tour_lengths(coords.repeat(augment, 1, 1).repeat_interleave(starts, dim=0), tours)
-    per_instance = lengths.view(augment, b, starts).permute(1, 0, 2).reshape(b, augment * starts)
+    step = max(1, chunk // beam_width)
+    tours = torch.cat([beam_tours(model, views[lo:lo + step], start[lo:lo + step], beam_width, knn)
+                       for lo in range(0, views.shape[0], step)], dim=0)  # (A*B*S*W, n)
+    rollouts = starts * beam_width
+    lengths = tour_lengths(coords.repeat(augment, 1, 1).repeat_interleave(rollouts, dim=0), tours)
+    per_instance = lengths.view(augment, b, rollouts).permute(1, 0, 2).reshape(b, augment * rollouts)
     best = per_instance.argmin(dim=1)
-    a, s = torch.div(best, starts, rounding_mode="floor"), best % starts
-    return tours[(a * b + torch.arange(b, device=coords.device)) * starts + s]
+    a, s = torch.div(best, rollouts, rounding_mode="floor"), best % rollouts
+    return tours[(a * b + torch.arange(b, device=coords.device)) * rollouts + s]
 
 
 # ------------------------------------------------------------------------------ weights files
@@ -201,20 +214,9 @@ def model_from_payload(obj: dict[str, Any], path: str | Path) -> BQModel:
         raise InputError(f"checkpoint {path} has an invalid size {size!r}")
     if knn is not None and (isinstance(knn, bool) or not isinstance(knn, int) or knn < 2):
         raise InputError(f"checkpoint {path} has an invalid knn {knn!r}")
-    model = BQModel(cfg)
-    state = obj.get("model")
-    if not isinstance(state, dict):
-        raise InputError(f"checkpoint {path} has no model weights")
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"checkpoint {path} does not match its declared architecture: {first}") from None
-    for name, t in model.state_dict().items():
-        if not torch.isfinite(t).all():
-            raise InputError(f"checkpoint {path} has non-finite weights in {name}")
-    model.eval()
-    return model
+    from coptim.training.checkpoint import load_weights
+
+    return load_weights(BQModel(cfg), obj, path)
 
 
 def load(path: str | Path) -> tuple[BQModel, dict[str, Any]]:

@@ -41,19 +41,24 @@ def _load(path: str, mtime_ns: int, size: int, problem: str):
 
 def load(problem: str, checkpoint: str | None = None):
     """The (model, metadata) of ``checkpoint`` or of the shipped weights of ``problem`` (cached)."""
-    if checkpoint is None:
-        path = DEFAULT_WEIGHTS[problem]
-        if not path.is_file():
-            raise InputError(f"no shipped weights for learned-{problem}: {path} is missing; "
-                             f"train a policy with 'coptim train {problem} --method pomo' and pass -O checkpoint=PATH")
-    else:
-        if not isinstance(checkpoint, str) or not checkpoint:
-            raise InputError(f"checkpoint must be a file path, got {checkpoint!r}")
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise InputError(f"checkpoint file not found: {path}")
+    path = weights_path(checkpoint, DEFAULT_WEIGHTS[problem], f"learned-{problem}", f"coptim train {problem} --method pomo")
     st = path.stat()
     return _load(str(path.resolve()), st.st_mtime_ns, st.st_size, problem)
+
+
+def weights_path(checkpoint: str | None, default: Path, solver: str, train_command: str) -> Path:
+    """The weights file to load: ``checkpoint`` if given, else the shipped ``default`` (both must exist)."""
+    if checkpoint is None:
+        if not default.is_file():
+            raise InputError(f"no shipped weights for {solver}: {default} is missing; "
+                             f"train a policy with '{train_command}' and pass -O checkpoint=PATH")
+        return default
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise InputError(f"checkpoint must be a file path, got {checkpoint!r}")
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise InputError(f"checkpoint file not found: {path}")
+    return path
 
 
 def _positive(name: str, value: Any, allow_none: bool = False) -> None:

@@ -2,8 +2,9 @@
 
 Loads a weights file (the shipped one under ``solvers/learned/`` when there is one, any other with
 ``checkpoint=PATH``, e.g. an imitation run's ``best.pt``; always ``weights_only=True``) and
-decodes greedily: ``decode=greedy`` (one start), ``multistart`` (``starts`` spread starts,
-default 16) or ``aug8`` (``starts`` starts, default 1, on the 8 symmetric copies). ``knn``
+decodes: ``decode=greedy`` (one start), ``multistart`` (``starts`` spread starts, default 16),
+``aug8`` (``starts`` starts, default 1, on the 8 symmetric copies) or ``beam`` (beam search of
+``beam_width`` tours, default 16, from ``starts`` starts, default 1); the shortest tour is kept. ``knn``
 restricts each step to the ``knn`` remaining nodes nearest to the current one; by default the
 value stored with the policy is used (none: the full sub-problem, refused above 1,000 nodes).
 The tour is checked by :func:`coptim.solvers.solve` on the original instance. Loading is done
@@ -21,10 +22,10 @@ from typing import Any
 from coptim.errors import InputError
 from coptim.result import SolverOutput
 from coptim.solvers import register
-from coptim.solvers.learned import WEIGHTS_DIR
+from coptim.solvers.learned import WEIGHTS_DIR, weights_path
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "tsp100-bq.pt"
-DECODES = ("greedy", "multistart", "aug8")
+DECODES = ("greedy", "multistart", "aug8", "beam")
 
 
 @functools.lru_cache(maxsize=4)
@@ -36,25 +37,15 @@ def _load(path: str, mtime_ns: int, size: int):
 
 def load(checkpoint: str | None = None):
     """The (model, metadata) of ``checkpoint`` or of the shipped BQ weights (cached)."""
-    if checkpoint is None:
-        path = DEFAULT_WEIGHTS
-        if not path.is_file():
-            raise InputError(f"no shipped weights for learned-tsp-bq: {path} is missing; train a policy with "
-                             "'coptim train tsp --method imitation' and pass -O checkpoint=PATH")
-    else:
-        if not isinstance(checkpoint, str) or not checkpoint:
-            raise InputError(f"checkpoint must be a file path, got {checkpoint!r}")
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise InputError(f"checkpoint file not found: {path}")
+    path = weights_path(checkpoint, DEFAULT_WEIGHTS, "learned-tsp-bq", "coptim train tsp --method imitation")
     st = path.stat()
     return _load(str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
 @register("tsp", "learned-tsp-bq", "BQ decoder-only policy (imitation of LKH, kNN for large instances); "
-          "decode=greedy|multistart|aug8")
+          "decode=greedy|multistart|aug8|beam")
 def solve(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy", starts: int | None = None,
-          knn: int | None = None, checkpoint: str | None = None) -> SolverOutput:
+          beam_width: int = 16, knn: int | None = None, checkpoint: str | None = None) -> SolverOutput:
     """Decode one TSP instance with the BQ policy; see the module docstring."""
     import numpy as np
     import torch
@@ -80,8 +71,10 @@ def solve(instance: Any, *, time_limit: float | None, seed: int, decode: str = "
         tour = list(range(n))
     else:
         coords = torch.as_tensor(normalise_coords(instance.coords)[None], dtype=torch.float32)
-        tour = bq.decode(model, coords, starts=starts, augment=8 if decode == "aug8" else 1, knn=knn)[0].tolist()
-    stats = {"decode": decode, "starts": starts, "knn": knn, "policy_size": meta["size"],
+        tour = bq.decode(model, coords, starts=starts, augment=8 if decode == "aug8" else 1,
+                         beam_width=beam_width if decode == "beam" else 1, knn=knn)[0].tolist()
+    stats = {"decode": decode, "starts": starts, "beam_width": beam_width if decode == "beam" else 1, "knn": knn,
+             "policy_size": meta["size"],
              "inference_s": time.perf_counter() - start,
              "checkpoint": Path(checkpoint).name if checkpoint else DEFAULT_WEIGHTS.name}
     return SolverOutput([int(i) for i in np.asarray(tour)], "feasible", stats=stats)

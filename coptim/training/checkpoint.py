@@ -7,7 +7,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -17,6 +17,7 @@ from coptim.policies.attention import AttentionModel, ModelConfig
 FORMAT = "coptim-pomo-v1"
 #: Default largest instance a policy accepts (attention memory grows with nodes^2 x starts).
 DEFAULT_MAX_NODES = 1000
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
@@ -109,7 +110,11 @@ def model_from_payload(obj: dict[str, Any], path: str | Path, problem: str | Non
         v = obj.get(key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"checkpoint {path} has an invalid {key} {v!r}")
-    model = AttentionModel(cfg)
+    return load_weights(AttentionModel(cfg), obj, path)
+
+
+def load_weights(model: M, obj: dict[str, Any], path: str | Path) -> M:
+    """Load ``obj["model"]`` into ``model`` (strictly; finite weights only) and set it to eval mode."""
     state = obj.get("model")
     if not isinstance(state, dict):
         raise InputError(f"checkpoint {path} has no model weights")

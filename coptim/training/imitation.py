@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from coptim.errors import InputError
 from coptim.policies.bq import FORMAT, BQConfig, BQModel, decode, model_from_payload, payload, subproblem_tokens
 from coptim.training.checkpoint import append_log, read_file, rewrite_log, save_atomic
-from coptim.training.pomo import (LR_SCHEDULES, default_reference_solver, reference_objectives, schedule_lr,
-                                  validation_instances)
+from coptim.training.pomo import (LR_SCHEDULES, checked_gap, default_reference_solver, reference_objectives,
+                                  schedule_lr, validation_instances)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss",
                "val_greedy_gap_pct", "val_time_s")
@@ -224,22 +224,14 @@ class ImitationConfig:
 def evaluate_gap(model: BQModel, instances: list[Any], references: list[float], *, starts: int = 1,
                  augment: int = 1, knn: int | None = None, batch_size: int = 100) -> tuple[float, list[float]]:
     """Mean gap (percent) of the BQ policy's tours to the references, measured by the TSP checker."""
-    from coptim import problems
     from coptim.envs.routing import normalise_coords
 
-    prob = problems.get("tsp")
-    objs: list[float] = []
+    tours: list[list[int]] = []
     for lo in range(0, len(instances), batch_size):
         chunk = instances[lo:lo + batch_size]
         coords = torch.as_tensor(np.stack([normalise_coords(i.coords) for i in chunk]), dtype=torch.float32)
-        tours = decode(model, coords, starts=starts, augment=augment, knn=knn)
-        for inst, tour in zip(chunk, tours.tolist()):
-            verdict = prob.check(inst, tour)
-            if not verdict.feasible:
-                raise RuntimeError(f"BQ policy produced an infeasible tour: {verdict.violations[0]}")
-            objs.append(float(verdict.objective))
-    gaps = [problems.gap_percent(o, r, prob.sense) for o, r in zip(objs, references)]
-    return float(np.mean(gaps)), objs
+        tours += decode(model, coords, starts=starts, augment=augment, knn=knn).tolist()
+    return checked_gap("tsp", instances, tours, references)
 
 
 def new_model(cfg: ImitationConfig) -> BQModel:

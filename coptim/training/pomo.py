@@ -178,19 +178,26 @@ def reference_objectives(problem: str, instances: list[Any], solver: str, time_l
 def evaluate_gap(model: AttentionModel, problem: str, instances: list[Any], references: list[float],
                  strategy: str = "greedy", batch_size: int = 250, **options: Any) -> tuple[float, list[float]]:
     """Mean gap (percent) of a decoding strategy to the references, measured by the checker."""
+    env = make(problem)
+    solutions: list[Any] = []
+    for lo in range(0, len(instances), batch_size):
+        chunk = instances[lo:lo + batch_size]
+        solutions += decode(model, env, env.from_instances(chunk), strategy, **options).solutions(env)
+    return checked_gap(problem, instances, solutions, references)
+
+
+def checked_gap(problem: str, instances: list[Any], solutions: list[Any],
+                references: list[float]) -> tuple[float, list[float]]:
+    """Mean gap (percent) of learned solutions to the references and their objectives, by the problem's checker."""
     from coptim import problems
 
     prob = problems.get(problem)
-    env = make(problem)
     objs: list[float] = []
-    for lo in range(0, len(instances), batch_size):
-        chunk = instances[lo:lo + batch_size]
-        sols = decode(model, env, env.from_instances(chunk), strategy, **options).solutions(env)
-        for inst, sol in zip(chunk, sols):
-            verdict = prob.check(inst, sol)
-            if not verdict.feasible:
-                raise RuntimeError(f"learned policy produced an infeasible solution: {verdict.violations[0]}")
-            objs.append(float(verdict.objective))
+    for inst, sol in zip(instances, solutions):
+        verdict = prob.check(inst, sol)
+        if not verdict.feasible:
+            raise RuntimeError(f"learned policy produced an infeasible solution: {verdict.violations[0]}")
+        objs.append(float(verdict.objective))
     gaps = [problems.gap_percent(o, r, prob.sense) for o, r in zip(objs, references)]
     return float(np.mean(gaps)), objs
 
