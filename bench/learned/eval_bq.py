@@ -26,22 +26,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def references(insts, runs: int, cache: Path) -> list[float]:
-    from coptim import solvers
-
-    key = {"names": [i.name for i in insts], "runs": runs}
-    if cache.is_file():
-        stored = json.loads(cache.read_text())
-        if stored.get("key") == key:
-            return stored["objectives"]
-    objs = [float(solvers.solve("tsp", i, "lkh", seed=0, runs=runs).objective) for i in insts]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".tmp")
-    tmp.write_text(json.dumps({"key": key, "objectives": objs}))
-    tmp.replace(cache)
-    return objs
-
-
 def measure(model, insts, refs, *, decode: str, starts: int, beam_width: int, knn, batch: int) -> dict:
     from coptim import problems
     from coptim.envs.routing import normalise_coords
@@ -90,6 +74,7 @@ def main() -> None:
     from coptim import problems
     from coptim.policies import bq
     from coptim.problems.tsp import generate_uniform
+    from coptim.training.pomo import reference_objectives
 
     model, meta = bq.load(args.weights)
     knn = args.knn if args.knn is not None else meta.get("knn")
@@ -99,7 +84,8 @@ def main() -> None:
         insts = [generate_uniform(size, np.random.default_rng([args.seed, i]), name=f"u{size}-s{args.seed}-{i}")
                  for i in range(count)]
         cache = ROOT / f"bench/results/learned/refs/tsp{size}-s{args.seed}-n{count}-runs{args.ref_runs}.json"
-        sets.append((f"uniform TSP{size} (seed {args.seed})", insts, references(insts, args.ref_runs, cache)))
+        refs = reference_objectives("tsp", insts, "lkh", None, cache, runs=args.ref_runs)
+        sets.append((f"uniform TSP{size} (seed {args.seed})", insts, refs))
     if args.tsplib:
         tsp = problems.get("tsp")
         insts, refs = [], []

@@ -136,3 +136,38 @@ def load_policy(path: str | Path, problem: str | None = None) -> tuple[Attention
     model = model_from_payload(obj, path, problem)
     meta = {k: v for k, v in obj.items() if k not in ("model", "optimizer", "rng")}
     return model, meta
+
+
+#: The counters a training checkpoint carries, in the order :func:`restore_training` returns them.
+COUNTERS = ("step", "train_cpu_s", "train_wall_s", "samples", "best_gap")
+
+
+def check_settings(obj: dict[str, Any], cfg_dict: dict[str, Any], path: str | Path,
+                   later_defaults: dict[str, Any] | None = None) -> None:
+    """Refuse to resume checkpoint ``obj`` if it was made with other training settings than ``cfg_dict``.
+
+    ``later_defaults`` are settings added after older checkpoints were written, with the value that
+    means "as before".
+    """
+    stored = obj.get("train_config")
+    if isinstance(stored, dict) and later_defaults:
+        stored = {**later_defaults, **stored}
+    if stored != cfg_dict:
+        diff = sorted(k for k in cfg_dict if (stored or {}).get(k) != cfg_dict[k])
+        raise InputError(f"{path} was made with other training settings ({', '.join(diff)}); "
+                         "use the same settings to resume or another output directory")
+
+
+def training_state(optimizer: torch.optim.Optimizer, generator: torch.Generator, cfg_dict: dict[str, Any],
+                   **counters: Any) -> dict[str, Any]:
+    """The resumable part of a training checkpoint: optimiser, RNG, settings and :data:`COUNTERS`."""
+    return {"optimizer": optimizer.state_dict(), "rng": generator.get_state(), "train_config": cfg_dict, **counters}
+
+
+def restore_training(obj: dict[str, Any], optimizer: torch.optim.Optimizer,
+                     generator: torch.Generator) -> tuple[int, float, float, int, float]:
+    """Load optimiser and RNG state from checkpoint ``obj``; returns its :data:`COUNTERS`."""
+    optimizer.load_state_dict(obj["optimizer"])
+    generator.set_state(obj["rng"])
+    return (int(obj["step"]), float(obj["train_cpu_s"]), float(obj["train_wall_s"]), int(obj["samples"]),
+            float(obj["best_gap"]))

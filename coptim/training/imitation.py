@@ -34,7 +34,8 @@ import torch.nn.functional as F
 
 from coptim.errors import InputError
 from coptim.policies.bq import FORMAT, BQConfig, BQModel, decode, model_from_payload, payload, subproblem_tokens
-from coptim.training.checkpoint import append_log, read_file, rewrite_log, save_atomic
+from coptim.training.checkpoint import (append_log, check_settings, read_file, restore_training, rewrite_log,
+                                       save_atomic, training_state)
 from coptim.training.pomo import (LR_SCHEDULES, checked_gap, default_reference_solver, reference_objectives,
                                   schedule_lr, validation_instances)
 
@@ -264,25 +265,17 @@ def train(cfg: ImitationConfig, out: str | Path, *, expert_dir: str | Path | Non
     cfg_dict = asdict(cfg)
     if ckpt_path.exists():
         obj = read_file(ckpt_path, FORMAT, "coptim BQ checkpoint")
-        stored = obj.get("train_config")
-        if stored != cfg_dict:
-            diff = sorted(k for k in cfg_dict if (stored or {}).get(k) != cfg_dict[k])
-            raise InputError(f"{ckpt_path} was made with other training settings ({', '.join(diff)}); "
-                             "use the same settings to resume or another output directory")
+        check_settings(obj, cfg_dict, ckpt_path)
         model = model_from_payload(obj, ckpt_path)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        optimizer.load_state_dict(obj["optimizer"])
-        generator.set_state(obj["rng"])
-        step, train_cpu, train_wall = int(obj["step"]), float(obj["train_cpu_s"]), float(obj["train_wall_s"])
-        samples, best_gap = int(obj["samples"]), float(obj["best_gap"])
+        step, train_cpu, train_wall, samples, best_gap = restore_training(obj, optimizer, generator)
         rewrite_log(log_path, CSV_COLUMNS, "step", step)
     model.train()
 
     def save_checkpoint() -> None:
-        save_atomic(payload(model, cfg.size, cfg.knn, extra={
-            "optimizer": optimizer.state_dict(), "rng": generator.get_state(), "step": step,
-            "train_cpu_s": train_cpu, "train_wall_s": train_wall, "samples": samples, "best_gap": best_gap,
-            "train_config": cfg_dict}), ckpt_path)
+        save_atomic(payload(model, cfg.size, cfg.knn, extra=training_state(
+            optimizer, generator, cfg_dict, step=step, train_cpu_s=train_cpu, train_wall_s=train_wall,
+            samples=samples, best_gap=best_gap)), ckpt_path)
 
     val_insts, refs = None, None
     if validate:

@@ -31,8 +31,8 @@ from coptim.envs.routing import make
 from coptim.errors import InputError
 from coptim.policies.attention import AttentionModel, ModelConfig
 from coptim.policies.decoding import decode, rollout, sampling_select
-from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, load_file, model_from_payload, policy_payload,
-                                       rewrite_log, save_atomic)
+from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, check_settings, load_file, model_from_payload,
+                                       policy_payload, restore_training, rewrite_log, save_atomic, training_state)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
                "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
@@ -148,12 +148,15 @@ def validation_instances(problem: str, size: int, count: int, seed: int) -> list
 
 
 def reference_objectives(problem: str, instances: list[Any], solver: str, time_limit: float | None,
-                         cache: Path | None) -> list[float]:
-    """Objectives of ``solver`` on ``instances`` (through :func:`coptim.solvers.solve`), cached in ``cache``."""
+                         cache: Path | None, **options: Any) -> list[float]:
+    """Objectives of ``solver`` (with ``options``) on ``instances`` (through :func:`coptim.solvers.solve`),
+    cached in ``cache``."""
     from coptim import solvers
 
     key = {"problem": problem, "solver": solver, "time_limit": time_limit,
            "names": [inst.name for inst in instances], "n": [int(inst.n) for inst in instances]}
+    if options:
+        key["options"] = options
     if cache is not None and cache.is_file():
         try:
             stored = json.loads(cache.read_text())
@@ -163,7 +166,7 @@ def reference_objectives(problem: str, instances: list[Any], solver: str, time_l
             pass  # recompute a damaged cache
     objectives = []
     for inst in instances:
-        res = solvers.solve(problem, inst, solver, time_limit=time_limit)
+        res = solvers.solve(problem, inst, solver, time_limit=time_limit, **options)
         if not res.feasible or res.objective is None:
             raise RuntimeError(f"reference solver {solver} found no feasible solution for {inst.name}")
         objectives.append(float(res.objective))
@@ -264,27 +267,18 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         if obj.get("problem") != cfg.problem or obj.get("size") != cfg.size:
             raise InputError(f"{ckpt_path} is a checkpoint for {obj.get('problem')} size {obj.get('size')}, "
                              f"not {cfg.problem} size {cfg.size}; use another output directory")
-        stored_cfg = obj.get("train_config")
-        if isinstance(stored_cfg, dict):  # settings added later take their defaults in older checkpoints
-            stored_cfg = {**_LATER_DEFAULTS, **stored_cfg}
-        if stored_cfg != cfg_dict:
-            diff = sorted(k for k in cfg_dict if (stored_cfg or {}).get(k) != cfg_dict[k])
-            raise InputError(f"{ckpt_path} was made with other training settings ({', '.join(diff)}); "
-                             "use the same settings to resume or another output directory")
+        check_settings(obj, cfg_dict, ckpt_path, _LATER_DEFAULTS)
         model = model_from_payload(obj, ckpt_path, cfg.problem)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        optimizer.load_state_dict(obj["optimizer"])
-        generator.set_state(obj["rng"])
-        step, train_cpu, train_wall = int(obj["step"]), float(obj["train_cpu_s"]), float(obj["train_wall_s"])
-        samples, best_gap = int(obj["samples"]), float(obj["best_gap"])
+        step, train_cpu, train_wall, samples, best_gap = restore_training(obj, optimizer, generator)
         rewrite_log(log_path, CSV_COLUMNS, "step", step)
     model.train()
 
     def save_checkpoint() -> None:
         save_atomic(policy_payload(model, cfg.size, cfg.max_nodes, extra={
-            "optimizer": optimizer.state_dict(), "rng": generator.get_state(), "step": step,
-            "epoch": step // cfg.steps_per_epoch, "train_cpu_s": train_cpu, "train_wall_s": train_wall,
-            "samples": samples, "best_gap": best_gap, "train_config": cfg_dict}), ckpt_path)
+            "epoch": step // cfg.steps_per_epoch, **training_state(
+                optimizer, generator, cfg_dict, step=step, train_cpu_s=train_cpu, train_wall_s=train_wall,
+                samples=samples, best_gap=best_gap)}), ckpt_path)
 
     val_insts, refs = None, None
     if validate:
