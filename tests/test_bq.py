@@ -229,6 +229,14 @@ def test_learned_tsp_bq_solver_and_bad_checkpoints(tmp_path):
         solvers.solve("tsp", inst, "learned-tsp-bq", checkpoint=str(tmp_path / "arch.pt"))
     tiny = generate_uniform(3, np.random.default_rng(4))
     assert solvers.solve("tsp", tiny, "learned-tsp-bq", checkpoint=str(path)).feasible
+    from coptim.problems.tsp import TSPInstance
+
+    dup = TSPInstance("dup", np.array([[5.0, 5.0]] * 6 + [[0.0, 0.0], [9.0, 1.0]]), "EUC_2D")
+    for decode in ("greedy", "beam"):
+        assert solvers.solve("tsp", dup, "learned-tsp-bq", checkpoint=str(path), decode=decode).feasible
+    explicit = TSPInstance("e", None, "EXPLICIT", np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]]))
+    with pytest.raises(InputError, match="coordinates"):
+        solvers.solve("tsp", explicit, "learned-tsp-bq", checkpoint=str(path))
 
 
 def test_train_cli_imitation(tmp_path):
