@@ -68,7 +68,7 @@ def _best_or_opt_gain(tour, d) -> int:
 
 
 def test_all_solvers_are_registered():
-    assert sorted(s.name for s in solvers.available("tsp")) == sorted(NAMES + ["learned-tsp", "learned-ls", "learned-ortools"])
+    assert sorted(s.name for s in solvers.available("tsp")) == sorted(NAMES + ["learned-tsp", "learned-tsp-bq", "learned-ls", "learned-ortools"])
     assert [s.name for s in solvers.available("tsp") if s.exact] == ["exact"]
 
 
