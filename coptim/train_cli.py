@@ -48,8 +48,8 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed of the weights, the data and the sampling."),
     val_size: int = typer.Option(200, "--val-size", help="Validation instances (fixed seed, references cached)."),
     layers: Optional[int] = typer.Option(None, "--layers", help="Transformer layers (default 3 for pomo, 4 for imitation)."),
-    dim: int = typer.Option(128, "--dim", help="Embedding dimension."),
-    heads: int = typer.Option(8, "--heads", help="Attention heads."),
+    dim: Optional[int] = typer.Option(None, "--dim", help="Embedding dimension (default 128)."),
+    heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (default 8)."),
     norm: Optional[str] = typer.Option(None, "--norm", help="instance or rms (default instance for pomo, rms for imitation)."),
     experts: int = typer.Option(10000, "--experts", help="imitation: expert-solved training instances."),
     expert_dir: Optional[Path] = typer.Option(None, "--expert-dir", help="imitation: cache of expert tours "
@@ -57,6 +57,8 @@ def train(
     workers: int = typer.Option(1, "--workers", help="imitation: processes that solve the expert instances."),
     knn: Optional[int] = typer.Option(None, "--knn", help="imitation: default k-nearest-neighbour restriction stored "
                                       "with the policy (used at inference on larger instances)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="pomo: weights to start from (fine-tuning, e.g. to "
+                                        "another size); the architecture is theirs."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training CPU seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
@@ -68,18 +70,14 @@ def train(
     if method == "imitation":
         if problem != "tsp":
             raise InputError(f"--method imitation trains the BQ policy for the tsp only, not {problem!r}")
-        if starts is not None or augment != 1:
-            raise InputError("--starts and --augment apply to --method pomo only")
+        if starts is not None or augment != 1 or init is not None:
+            raise InputError("--starts, --augment and --init apply to --method pomo only")
     elif knn is not None or expert_dir is not None:
         raise InputError("--knn and --expert-dir apply to --method imitation only")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    model = {"dim": dim, "heads": heads}
-    if layers is not None:
-        model["layers"] = layers
-    if norm is not None:
-        model["norm"] = norm
+    model = {k: v for k, v in (("dim", dim), ("heads", heads), ("layers", layers), ("norm", norm)) if v is not None}
     common = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, seed=seed,
                   val_size=val_size, lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr)
     if method == "imitation":
@@ -91,7 +89,9 @@ def train(
         from coptim.training import TrainConfig
         from coptim.training import train as run_pomo
 
-        cfg = TrainConfig(problem, size, starts=starts, augment=augment,
+        if init is not None:
+            model = _init_architecture(init, problem, model)
+        cfg = TrainConfig(problem, size, starts=starts, augment=augment, init=None if init is None else str(init),
                           model={"layers": 3, "norm": "instance", **model}, **common)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -127,6 +127,19 @@ def train(
         console.print(f"{summary['stopped']} at step {summary['step']}: {summary['samples']} samples in "
                       f"{summary['train_cpu_s']:.1f} CPU s ({summary['samples_per_cpu_s']:.0f}/s); best validation "
                       f"greedy gap {summary['best_val_greedy_gap_pct']:.3f}%; weights in {out}")
+
+
+def _init_architecture(init: Path, problem: str, given: dict) -> dict:
+    """The architecture of the ``--init`` weights; options given on the command line must agree with it."""
+    from coptim.training.checkpoint import load_policy
+
+    _, meta = load_policy(init, problem)
+    arch = {k: v for k, v in meta["model_config"].items() if k != "problem"}
+    clash = sorted(k for k, v in given.items() if arch.get(k) != v)
+    if clash:
+        raise InputError(f"--init weights {init} have {', '.join(f'{k}={arch.get(k)}' for k in clash)}; "
+                         f"drop --{' --'.join(clash)} or give the same values")
+    return arch
 
 
 app = typer.Typer(help="Train learned solvers (POMO, imitation).", add_completion=False, pretty_exceptions_enable=False)

@@ -122,7 +122,7 @@ def test_bad_inputs_give_clear_errors(checkpoints, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="coordinates"):
         solvers.solve("tsp", explicit, "learned-tsp", checkpoint=checkpoints["tsp"])
     missing = tmp_path / "cvrp-pomo.pt"
-    monkeypatch.setitem(learned_solvers.DEFAULT_WEIGHTS, "cvrp", missing)
+    monkeypatch.setitem(learned_solvers.DEFAULT_WEIGHTS, "cvrp", {100: missing})
     cv = problems.get("cvrp").generators["uniform"](5, np.random.default_rng(0))
     with pytest.raises(InputError, match=str(missing).replace(".", r"\.")):
         solvers.solve("cvrp", cv, "learned-cvrp")

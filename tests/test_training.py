@@ -16,6 +16,7 @@ import torch
 from coptim.errors import InputError
 from coptim.training import TrainConfig, load_policy, train
 from coptim.training.checkpoint import load_file
+from coptim.training.pomo import new_model
 
 torch.set_num_threads(1)
 
@@ -250,4 +251,39 @@ def test_train_cli_schedule_options(tmp_path):
     stored = load_file(tmp_path / "checkpoint.pt")["train_config"]
     assert (stored["lr_schedule"], stored["warmup_steps"], stored["min_lr"]) == ("cosine", 1, 1e-5)
     res = CliRunner().invoke(train_cli.app, ["tsp", *args[:-3], "--lr-schedule", "step", "--out", str(tmp_path / "x")])
+    assert isinstance(res.exception, InputError)
+
+
+def test_init_fine_tunes_from_weights_of_another_size(tmp_path):
+    """--init starts from given weights (here trained on 6 items, fine-tuned on 9); a resumed run does not
+    need the init file any more; other architectures or problems are refused."""
+    from typer.testing import CliRunner
+
+    from coptim import train_cli
+
+    train(_cfg("knapsack", 6, epochs=1), tmp_path / "base", validate=False)
+    base = tmp_path / "base" / "policy.pt"
+    init = tmp_path / "init.pt"
+    init.write_bytes(base.read_bytes())
+    cfg = _cfg("knapsack", 9, init=str(init))
+    start, trained = new_model(cfg).state_dict(), _weights(base)
+    assert all(torch.equal(start[k], trained[k]) for k in trained)
+    train(cfg, tmp_path / "ft", validate=False, stop_after=2)
+    init.unlink()
+    assert train(cfg, tmp_path / "ft", validate=False)["step"] == cfg.total_steps
+    assert load_file(tmp_path / "ft" / "checkpoint.pt")["train_config"]["init"] == str(init)
+    with pytest.raises(InputError, match="architecture"):
+        train(_cfg("knapsack", 9, init=str(base), model={**TINY, "dim": 32}), tmp_path / "other", validate=False)
+    with pytest.raises(InputError, match="knapsack"):
+        train(_cfg("tsp", 9, init=str(base)), tmp_path / "tsp", validate=False)
+    # the CLI takes the architecture from the weights and refuses a clash
+    args = ["knapsack", "--size", "8", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
+            "--val-size", "3", "--init", str(base), "--json"]
+    res = CliRunner().invoke(train_cli.app, [*args, "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert load_file(tmp_path / "cli" / "checkpoint.pt")["model_config"]["dim"] == TINY["dim"]
+    res = CliRunner().invoke(train_cli.app, [*args, "--layers", "2", "--out", str(tmp_path / "clash")])
+    assert isinstance(res.exception, InputError) and "layers" in str(res.exception)
+    res = CliRunner().invoke(train_cli.app, ["tsp", "--method", "imitation", "--size", "5", "--init", str(base),
+                                             "--out", str(tmp_path / "im")])
     assert isinstance(res.exception, InputError)

@@ -1,8 +1,8 @@
 """Learned constructive solvers (POMO attention policies) registered like every other solver.
 
 ``learned-tsp``, ``learned-cvrp`` and ``learned-knapsack`` load a weights file (by default the
-shipped one under ``solvers/learned/``; any other with ``checkpoint=PATH``, e.g. a training
-run's ``best.pt``) and decode with one of the strategies of :mod:`coptim.policies.decoding`.
+shipped one under ``solvers/learned/`` trained on the size nearest the instance's, see
+:data:`DEFAULT_WEIGHTS`; any other with ``checkpoint=PATH``, e.g. a training run's ``best.pt``) and decode with one of the strategies of :mod:`coptim.policies.decoding`.
 The answer is the best decoded solution; :func:`coptim.solvers.solve` checks it on the original
 instance, so the objective is in the instance's own metric (TSPLIB rounding included).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,21 @@ from coptim.result import SolverOutput
 from coptim.solvers import register
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "solvers" / "learned"
+#: Shipped weights per problem, by training size; an instance gets those of the nearest size (by ratio).
 DEFAULT_WEIGHTS = {
-    "tsp": WEIGHTS_DIR / "tsp20-pomo.pt",
-    "cvrp": WEIGHTS_DIR / "cvrp-pomo.pt",
-    "knapsack": WEIGHTS_DIR / "knapsack-pomo.pt",
+    "tsp": {20: WEIGHTS_DIR / "tsp20-pomo.pt"},
+    "cvrp": {100: WEIGHTS_DIR / "cvrp-pomo.pt"},
+    "knapsack": {100: WEIGHTS_DIR / "knapsack100-pomo.pt", 200: WEIGHTS_DIR / "knapsack200-pomo.pt"},
 }
+
+
+def default_weights(problem: str, size: int | None = None) -> Path:
+    """The shipped weights file for ``problem`` trained on the size nearest ``size`` (by ratio; ties and
+    ``size=None`` go to the smaller training size)."""
+    by_size = DEFAULT_WEIGHTS[problem]
+    if size is None or size < 1:
+        return by_size[min(by_size)]
+    return by_size[min(by_size, key=lambda k: (abs(math.log(size / k)), k))]
 
 
 @functools.lru_cache(maxsize=8)
@@ -39,9 +50,10 @@ def _load(path: str, mtime_ns: int, size: int, problem: str):
     return load_policy(path, problem)
 
 
-def load(problem: str, checkpoint: str | None = None):
-    """The (model, metadata) of ``checkpoint`` or of the shipped weights of ``problem`` (cached)."""
-    path = weights_path(checkpoint, DEFAULT_WEIGHTS[problem], f"learned-{problem}", f"coptim train {problem} --method pomo")
+def load(problem: str, checkpoint: str | None = None, size: int | None = None):
+    """The (model, metadata) of ``checkpoint`` or of the shipped weights of ``problem`` nearest ``size`` (cached)."""
+    path = weights_path(checkpoint, default_weights(problem, size), f"learned-{problem}",
+                        f"coptim train {problem} --method pomo")
     st = path.stat()
     return _load(str(path.resolve()), st.st_mtime_ns, st.st_size, problem)
 
@@ -89,10 +101,10 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     env = make(problem)
-    model, meta = load(problem, checkpoint)
     size = env.size_of(instance) if hasattr(instance, "n") else None
     if size is None:
         raise InputError(f"expected a {problem} instance, got {type(instance).__name__}")
+    model, meta = load(problem, checkpoint, size)
     if size > meta["max_nodes"]:
         raise InputError(f"instance {instance.name} has size {size}, above the learned policy's limit of "
                          f"{meta['max_nodes']} (trained on size {meta['size']})")
@@ -108,7 +120,7 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
     stats = {"decode": decode, "precision": precision, "policy_size": meta["size"],
              "rollouts": int(dec.rollout.reward.numel()),
              "inference_s": time.perf_counter() - start,
-             "checkpoint": Path(checkpoint).name if checkpoint else DEFAULT_WEIGHTS[problem].name}
+             "checkpoint": Path(checkpoint).name if checkpoint else default_weights(problem, size).name}
     if problem == "cvrp" and instance.num_vehicles is not None:
         routes = [r for r in solution if r]
         if len(routes) > instance.num_vehicles:
@@ -144,7 +156,8 @@ def solve_cvrp(instance: Any, *, time_limit: float | None, seed: int, decode: st
                precision=precision)
 
 
-@register("knapsack", "learned-knapsack", "POMO attention policy (learned; needs -O checkpoint=PATH until weights ship)")
+@register("knapsack", "learned-knapsack", "POMO attention policy (learned; shipped weights for 100 and 200 items, "
+          "capacity half the total weight); decode=greedy|multistart|sample|beam")
 def solve_knapsack(instance: Any, *, time_limit: float | None, seed: int, decode: str = "multistart",
                    starts: int | None = None, augment: int | None = None, samples: int = 16, beam_width: int = 4,
                    checkpoint: str | None = None, precision: str = "fp32") -> SolverOutput:

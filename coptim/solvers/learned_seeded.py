@@ -35,7 +35,10 @@ DEFAULT_TIME_LIMIT = 10.0
 def _decode(problem: str, instance: Any, **options: Any) -> tuple[SolverOutput, float]:
     """Load the policy (cached), start the clock, decode; returns the output and the clock's start."""
     begin = time.perf_counter()
-    learned.load(problem, options["checkpoint"])
+    from coptim.envs import make
+
+    size = make(problem).size_of(instance) if hasattr(instance, "n") else None
+    learned.load(problem, options["checkpoint"], size)
     load_s = time.perf_counter() - begin
     begin = time.perf_counter()
     first = learned.run(problem, instance, **options)

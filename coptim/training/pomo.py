@@ -31,7 +31,8 @@ from coptim.envs.routing import make
 from coptim.errors import InputError
 from coptim.policies.attention import AttentionModel, ModelConfig
 from coptim.policies.decoding import decode, rollout, sampling_select
-from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, check_settings, load_file, model_from_payload,
+from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, check_settings, load_file, load_policy,
+                                       model_from_payload,
                                        policy_payload, restore_training, rewrite_log, save_atomic, training_state)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
@@ -67,6 +68,8 @@ class TrainConfig:
     min_lr: float = 0.0
     max_nodes: int = DEFAULT_MAX_NODES
     model: dict[str, Any] = field(default_factory=dict)
+    #: Weights file to start from (fine-tuning, e.g. to another size); None: random weights from ``seed``.
+    init: str | None = None
 
     def __post_init__(self) -> None:
         make(self.problem)
@@ -127,7 +130,7 @@ def schedule_lr(step: int, lr: float, schedule: str, warmup_steps: int, total_st
 
 
 #: Training settings added after the first checkpoints were written, with the value that means "as before".
-_LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0}
+_LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0, "init": None}
 
 
 def default_reference_solver(problem: str, size: int) -> tuple[str, float | None]:
@@ -206,7 +209,14 @@ def checked_gap(problem: str, instances: list[Any], solutions: list[Any],
 
 
 def new_model(cfg: TrainConfig) -> AttentionModel:
-    """The model of ``cfg`` with weights drawn from ``cfg.seed`` (the global torch RNG is left as it was)."""
+    """The model of ``cfg``: the weights of ``cfg.init`` if given (same problem and architecture), else
+    weights drawn from ``cfg.seed`` (the global torch RNG is left as it was)."""
+    if cfg.init is not None:
+        model, meta = load_policy(cfg.init, cfg.problem)
+        if meta.get("model_config") != cfg.model:
+            raise InputError(f"--init weights {cfg.init} have architecture {meta.get('model_config')}, "
+                             f"the run asks for {cfg.model}")
+        return model
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return AttentionModel(ModelConfig.from_dict(cfg.model))
@@ -256,8 +266,6 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
     ckpt_path = out / "checkpoint.pt"
     log_path = out / "log.csv"
     env = make(cfg.problem)
-    model = new_model(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     step, train_cpu, train_wall, samples = 0, 0.0, 0.0, 0
     best_gap = math.inf
@@ -272,6 +280,9 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         step, train_cpu, train_wall, samples, best_gap = restore_training(obj, optimizer, generator)
         rewrite_log(log_path, CSV_COLUMNS, "step", step)
+    else:
+        model = new_model(cfg)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
 
     def save_checkpoint() -> None:

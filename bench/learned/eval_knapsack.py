@@ -1,0 +1,88 @@
+"""Evaluate a knapsack POMO policy (``learned-knapsack``): gaps to the optimum on seeded sets, one torch thread.
+
+    .venv/bin/python bench/learned/eval_knapsack.py \
+        --sets uncorrelated:100:1000 uncorrelated:200:1000 --out bench/results/learned/knapsack_eval.json
+
+Each set is ``KIND:SIZE:COUNT``: instance ``i`` is ``coptim.problems.knapsack.GENERATORS[KIND](SIZE,
+default_rng([seed, SIZE, i]))`` (Pisinger's generators, coefficients in 1..1000, capacity half the total
+weight; seed 777 by default). References: the exact ``dp`` solver, cached in
+``bench/results/learned/refs/``. Gaps are measured by the knapsack checker. Decoding strategies: greedy
+(one rollout) and multistart (one rollout per first item, as POMO; at most ``--starts``). Weights: ``--weights``,
+or for each set the shipped weights that ``learned-knapsack`` picks for its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None, help="weights file (default: the shipped ones for each set's size)")
+    ap.add_argument("--sets", nargs="+", default=["uncorrelated:100:1000", "uncorrelated:200:1000"],
+                    help="KIND:SIZE:COUNT sets")
+    ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument("--decode", nargs="+", default=["greedy", "multistart"], choices=["greedy", "multistart"])
+    ap.add_argument("--starts", type=int, default=None, help="starts of multistart (default: every item)")
+    ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    from coptim.envs import make
+    from coptim.problems import knapsack
+    from coptim.solvers.learned import default_weights, load
+    from coptim.training.pomo import checked_gap, reference_objectives
+    from coptim.policies.decoding import decode_instances
+
+    torch.set_num_threads(1)
+    env = make("knapsack")
+    report = {"seed": args.seed, "threads": 1, "sets": {}}
+    for spec in args.sets:
+        kind, size, count = spec.split(":")
+        size, count = int(size), int(count)
+        weights = args.weights or str(default_weights("knapsack", size))
+        model, meta = load("knapsack", weights)
+        generate = knapsack.GENERATORS[kind]
+        insts = [generate(size, np.random.default_rng([args.seed, size, i]), name=f"kp-{kind}-{size}-{i}")
+                 for i in range(count)]
+        t0 = time.perf_counter()
+        cache = ROOT / f"bench/results/learned/refs/knapsack-{kind}-{size}-s{args.seed}-n{count}.json"
+        refs = reference_objectives("knapsack", insts, "dp", None, cache)
+        print(f"{spec}: {count} dp references in {time.perf_counter() - t0:.1f} s", flush=True)
+        rows = {"weights": Path(weights).name, "policy_size": meta["size"]}
+        for strategy in args.decode:
+            sols, cpu = [], 0.0
+            for lo in range(0, count, args.batch):
+                chunk = insts[lo:lo + args.batch]
+                c0 = time.process_time()
+                with torch.inference_mode():
+                    sols += decode_instances(model, env, chunk, strategy,
+                                             starts=args.starts if strategy == "multistart" else None)
+                cpu += time.process_time() - c0
+            mean_gap, objs = checked_gap("knapsack", insts, sols, refs)
+            gaps = [100.0 * (r - o) / r for o, r in zip(objs, refs)]
+            rows[strategy] = {"count": count, "mean_gap_pct": mean_gap, "max_gap_pct": float(np.max(gaps)),
+                              "optimal_share": float(np.mean([g <= 1e-12 for g in gaps])),
+                              "cpu_s_per_instance": cpu / count}
+            print(f"{spec} {strategy}: mean gap {mean_gap:.4f}% max {np.max(gaps):.3f}% "
+                  f"optimal {rows[strategy]['optimal_share']:.1%} | {1000 * cpu / count:.2f} ms CPU/instance",
+                  flush=True)
+        report["sets"][spec] = rows
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=2))
+        tmp.replace(out)
+
+
+if __name__ == "__main__":
+    main()
