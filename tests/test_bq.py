@@ -256,3 +256,18 @@ def test_train_cli_imitation(tmp_path):
                 ["tsp", "--knn", "5"]):
         res = CliRunner().invoke(train_cli.app, [*bad, "--size", "6", "--out", str(tmp_path / "x")])
         assert isinstance(res.exception, InputError), bad
+
+
+@pytest.mark.parametrize("solver", ["learned-ortools", "learned-ls"])
+def test_bq_tour_seeds_ortools_and_local_search(tmp_path, solver):
+    path = tmp_path / "p.pt"
+    save_atomic(bq.payload(_model(), 20, knn=5), path)
+    inst = generate_uniform(25, np.random.default_rng(4))
+    res = solvers.solve("tsp", inst, solver, policy="bq", checkpoint=str(path), time_limit=0.5)
+    assert res.feasible and res.stats["policy"] == "bq" and res.stats["knn"] == 5
+    assert res.objective <= res.stats["learned_objective"]
+    with pytest.raises(InputError, match="policy"):
+        solvers.solve("tsp", inst, solver, policy="lkh", checkpoint=str(path), time_limit=0.5)
+    with pytest.raises(InputError, match="policy"):  # the CVRP seeded solvers have no BQ policy
+        solvers.solve("cvrp", problems.get("cvrp").generators["uniform"](8, np.random.default_rng(0)), solver,
+                      policy="bq", checkpoint=str(path), time_limit=0.5)

@@ -12,7 +12,8 @@ returned with status ``"time_limit"``. Loading the policy (once per process, the
 not: the clock starts after it, as a deployed solver loads its model once (``stats["load_s"]``).
 Decoding is greedy by default (one rollout, a seed in milliseconds; ``-O decode=multistart``
 spends more of the budget on a better seed); the weights and decoding options are those of the
-``learned-*`` solvers (:mod:`coptim.solvers.learned`). ``stats`` reports the decoded objective
+``learned-*`` solvers (:mod:`coptim.solvers.learned`), or with ``-O policy=bq`` (TSP) those of
+``learned-tsp-bq`` (:mod:`coptim.solvers.learned_bq`). ``stats`` reports the decoded objective
 (``learned_objective``) and the decoding time (``inference_s``) next to the search's own
 figures. If a CVRP policy's routes break a hard fleet limit, OR-Tools starts from its own first
 solution instead (``stats["seeded"] = False``) and ``learned-ls`` reports no solution.
@@ -20,6 +21,7 @@ solution instead (``stats["seeded"] = False``) and ``learned-ls`` reports no sol
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -28,21 +30,37 @@ from coptim.errors import InputError
 from coptim.result import SolverOutput
 from coptim.solvers import learned, register
 
+#: The policies that can seed the search: the POMO attention policies of ``learned-*``, or (TSP) ``learned-tsp-bq``.
+POLICIES = ("pomo", "bq")
 #: Time limit (seconds) when none is given, as for the unseeded OR-Tools solvers.
 DEFAULT_TIME_LIMIT = 10.0
 
 
-def _decode(problem: str, instance: Any, **options: Any) -> tuple[SolverOutput, float]:
-    """Load the policy (cached), start the clock, decode; returns the output and the clock's start."""
-    begin = time.perf_counter()
-    from coptim.envs import make
+def _decode(problem: str, instance: Any, policy: str = "pomo", **options: Any) -> tuple[SolverOutput, float]:
+    """Load the policy (cached), start the clock, decode; returns the output and the clock's start.
 
-    size = make(problem).size_of(instance) if hasattr(instance, "n") else None
-    learned.load(problem, options["checkpoint"], size)
+    ``policy="bq"`` (TSP only) decodes with ``learned-tsp-bq`` instead of the POMO policy; its options are
+    ``decode``, ``starts``, ``beam_width`` and ``checkpoint``."""
+    if policy not in POLICIES:
+        raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    begin = time.perf_counter()
+    if policy == "bq":
+        from coptim.solvers import learned_bq
+
+        learned_bq.load(options["checkpoint"])
+        run = functools.partial(learned_bq.solve, time_limit=None,
+                                **{k: options[k] for k in ("seed", "decode", "starts", "beam_width", "checkpoint")})
+    else:
+        from coptim.envs import make
+
+        size = make(problem).size_of(instance) if hasattr(instance, "n") else None
+        learned.load(problem, options["checkpoint"], size)
+        run = functools.partial(learned.run, problem, **options)
     load_s = time.perf_counter() - begin
     begin = time.perf_counter()
-    first = learned.run(problem, instance, **options)
+    first = run(instance)
     first.stats["load_s"] = load_s
+    first.stats["policy"] = policy
     if first.solution is not None:  # the seed's objective as the problem's checker reports it
         first.stats["learned_objective"] = problems.get(problem).check(instance, first.solution).objective
     return first, begin
@@ -64,13 +82,13 @@ def _merge(first: SolverOutput, second: SolverOutput, begin: float) -> SolverOut
 def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                 starts: int | None = None, augment: int | None = None, samples: int = 16, beam_width: int = 4,
                 checkpoint: str | None = None, precision: str = "fp32",
-                metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> SolverOutput:
+                metaheuristic: str = "GUIDED_LOCAL_SEARCH", policy: str = "pomo") -> SolverOutput:
     """Learned TSP tour, then OR-Tools from it (default 10 s in all, decoding included)."""
     from coptim.problems.tsp import as_instance
     from coptim.solvers.tsp_ortools import solve_ortools
 
     inst = as_instance(instance)
-    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment,
+    first, begin = _decode("tsp", inst, policy, seed=seed, decode=decode, starts=starts, augment=augment,
                            samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     left = _remaining(time_limit, begin, DEFAULT_TIME_LIMIT)
     if left <= 0.01:
@@ -84,14 +102,14 @@ def tsp_ortools(instance: Any, *, time_limit: float | None, seed: int, decode: s
 def tsp_local_search(instance: Any, *, time_limit: float | None, seed: int, decode: str = "greedy",
                      starts: int | None = None, augment: int | None = None, samples: int = 16,
                      beam_width: int = 4, checkpoint: str | None = None, precision: str = "fp32",
-                     neighbours: int = 10) -> SolverOutput:
+                     neighbours: int = 10, policy: str = "pomo") -> SolverOutput:
     """Learned TSP tour improved by :func:`~coptim.solvers.tsp_local_search.local_search`, to a local
     optimum or until the time limit (no limit by default)."""
     from coptim.problems.tsp import as_instance
     from coptim.solvers.tsp_local_search import local_search
 
     inst = as_instance(instance)
-    first, begin = _decode("tsp", inst, seed=seed, decode=decode, starts=starts, augment=augment,
+    first, begin = _decode("tsp", inst, policy, seed=seed, decode=decode, starts=starts, augment=augment,
                            samples=samples, beam_width=beam_width, checkpoint=checkpoint, precision=precision)
     left = _remaining(time_limit, begin, None)
     if left is not None and left <= 0.0:
