@@ -5,12 +5,14 @@
 # Usage:
 #   bash bench/learned/seeded.sh                                       # TSP200, the shipped TSP weights
 #   PROBLEM=cvrp OPTIONS="-O checkpoint=runs/cvrp/best.pt" bash bench/learned/seeded.sh   # CVRP100
+#   POLICY=bq bash bench/learned/seeded.sh                             # TSP200 seeded by the BQ policy
 #
 # Environment (all optional; see also bench/common.sh; WORKERS defaults to 1 here):
 #   PROBLEM  tsp (default: 200 nodes) or cvrp (100 customers)
 #   COUNT    instances (default 100), generated with "coptim generate PROBLEM --size N --seed 200"
 #   LIMITS   time limits in seconds (default "1 5")
 #   SOLVERS  (default "ortools,learned-ortools,learned-ls")
+#   POLICY   pomo (default: learned-PROBLEM's weights) or bq (TSP: learned-tsp-bq seeds, "-O policy=bq")
 #   OPTIONS  extra "coptim bench" options for the learned solvers, e.g. "-O checkpoint=runs/x/best.pt"
 #            (needed for CVRP until CVRP weights ship)
 #   DATA     instance folder (default runs/seeded/PROBLEM-N)
@@ -33,6 +35,13 @@ LIMITS="${LIMITS:-1 5}"
 SOLVERS="${SOLVERS:-ortools,learned-ortools,learned-ls}"
 DATA="${DATA:-$ROOT/runs/seeded/$SUITE}"
 read -r -a extra <<< "${OPTIONS:-}"
+SEEDER="learned-$PROBLEM" seeded=()
+case "${POLICY:-pomo}" in
+  pomo) ;;
+  bq) [ "$PROBLEM" = tsp ] || { echo "POLICY=bq is for PROBLEM=tsp" >&2; exit 2; }
+      SEEDER=learned-tsp-bq seeded=(-O policy=bq) ;;
+  *) echo "POLICY must be pomo or bq, got $POLICY" >&2; exit 2 ;;
+esac
 
 "$COPTIM" generate "$PROBLEM" --size "$SIZE" --count "$COUNT" --seed 200 --out "$DATA"
 "$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "$REFERENCE" --time-limit 30 --workers "$WORKERS" \
@@ -40,12 +49,12 @@ read -r -a extra <<< "${OPTIONS:-}"
 "$ROOT/.venv/bin/python" "$ROOT/bench/learned/references.py" "$RESULTS/seeded-$SUITE-ref.csv" \
   --out "$DATA/references.csv"
 # the seeds on their own: the policy's greedy solutions (what learned-ortools and learned-ls start from)
-"$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "learned-$PROBLEM" -O decode=greedy --time-limit 1 \
+"$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "$SEEDER" -O decode=greedy --time-limit 1 \
   --workers "$WORKERS" --out "$RESULTS/seeded-$SUITE.csv" ${extra[@]+"${extra[@]}"}
 for limit in $LIMITS; do
   for solver in ${SOLVERS//,/ }; do
     opts=()
-    case "$solver" in learned-*) opts=(${extra[@]+"${extra[@]}"}) ;; esac  # OPTIONS are for the learned solvers only
+    case "$solver" in learned-*) opts=(${extra[@]+"${extra[@]}"} ${seeded[@]+"${seeded[@]}"}) ;; esac  # OPTIONS are for the learned solvers only
     "$COPTIM" bench "$PROBLEM" --instances "$DATA" --solvers "$solver" --time-limit "$limit" --workers "$WORKERS" \
       --out "$RESULTS/seeded-$SUITE.csv" ${opts[@]+"${opts[@]}"}
   done
