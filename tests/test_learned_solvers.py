@@ -199,3 +199,27 @@ def test_seeded_solvers_refuse_bad_input(checkpoints, tmp_path):
             solvers.solve("tsp", tsp, solver, checkpoint=checkpoints["tsp"], decode="nope")
     with pytest.raises(InputError, match="metaheuristic"):
         solvers.solve("tsp", tsp, "learned-ortools", checkpoint=checkpoints["tsp"], metaheuristic="nope")
+
+
+def test_default_weights_are_those_of_the_nearest_training_size(monkeypatch):
+    monkeypatch.setitem(learned_solvers.DEFAULT_WEIGHTS, "knapsack", {100: Path("a.pt"), 200: Path("b.pt")})
+    pick = learned_solvers.default_weights
+    assert [pick("knapsack", n).name for n in (None, 1, 100, 141, 142, 200, 5000)] == \
+        ["a.pt", "a.pt", "a.pt", "a.pt", "b.pt", "b.pt", "b.pt"]
+
+
+SHIPPED_KP = [ROOT / "solvers" / "learned" / f"knapsack{n}-pomo.pt" for n in (100, 200)]
+
+
+@pytest.mark.skipif(not all(p.is_file() for p in SHIPPED_KP), reason="no shipped knapsack weights")
+@pytest.mark.parametrize("size,weights", [(100, "knapsack100-pomo.pt"), (200, "knapsack200-pomo.pt")])
+def test_shipped_knapsack_weights_are_near_optimal(size, weights):
+    gen = problems.get("knapsack").generators["uncorrelated"]
+    gaps = []
+    for i in range(3):
+        inst = gen(size, np.random.default_rng([5, i]))
+        opt = solvers.solve("knapsack", inst, "dp").objective
+        res = solvers.solve("knapsack", inst, "learned-knapsack", decode="greedy")
+        assert res.feasible and res.stats["checkpoint"] == weights
+        gaps.append(100 * (opt - res.objective) / opt)
+    assert np.mean(gaps) < 0.5

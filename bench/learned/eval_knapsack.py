@@ -7,7 +7,8 @@ Each set is ``KIND:SIZE:COUNT``: instance ``i`` is ``coptim.problems.knapsack.GE
 default_rng([seed, SIZE, i]))`` (Pisinger's generators, coefficients in 1..1000, capacity half the total
 weight; seed 777 by default). References: the exact ``dp`` solver, cached in
 ``bench/results/learned/refs/``. Gaps are measured by the knapsack checker. Decoding strategies: greedy
-(one rollout) and multistart (one rollout per first item, as POMO; at most ``--starts``). Weights: ``--weights``,
+(one rollout) and multistart (one rollout per first item, as POMO; at most ``--starts``); ``--baselines``
+classical solvers (by default ``greedy``, by value/weight ratio) are measured on the same instances. Weights: ``--weights``,
 or for each set the shipped weights that ``learned-knapsack`` picks for its size.
 """
 
@@ -30,12 +31,15 @@ def main() -> None:
     ap.add_argument("--sets", nargs="+", default=["uncorrelated:100:1000", "uncorrelated:200:1000"],
                     help="KIND:SIZE:COUNT sets")
     ap.add_argument("--seed", type=int, default=777)
-    ap.add_argument("--decode", nargs="+", default=["greedy", "multistart"], choices=["greedy", "multistart"])
+    ap.add_argument("--decode", nargs="*", default=["greedy", "multistart"], choices=["greedy", "multistart"])
+    ap.add_argument("--baselines", nargs="*", default=["greedy"],
+                    help="registered knapsack solvers to measure on the same instances (default: greedy)")
     ap.add_argument("--starts", type=int, default=None, help="starts of multistart (default: every item)")
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
+    from coptim import solvers
     from coptim.envs import make
     from coptim.problems import knapsack
     from coptim.solvers.learned import default_weights, load
@@ -74,6 +78,18 @@ def main() -> None:
                               "cpu_s_per_instance": cpu / count}
             print(f"{spec} {strategy}: mean gap {mean_gap:.4f}% max {np.max(gaps):.3f}% "
                   f"optimal {rows[strategy]['optimal_share']:.1%} | {1000 * cpu / count:.2f} ms CPU/instance",
+                  flush=True)
+        for name in args.baselines:
+            c0 = time.process_time()
+            objs = [solvers.solve("knapsack", inst, name).objective for inst in insts]
+            cpu = time.process_time() - c0
+            gaps = [100.0 * (r - o) / r for o, r in zip(objs, refs)]
+            rows[f"solver:{name}"] = {"count": count, "mean_gap_pct": float(np.mean(gaps)),
+                                      "max_gap_pct": float(np.max(gaps)),
+                                      "optimal_share": float(np.mean([g <= 1e-12 for g in gaps])),
+                                      "cpu_s_per_instance": cpu / count}
+            print(f"{spec} solver {name}: mean gap {np.mean(gaps):.4f}% max {np.max(gaps):.3f}% "
+                  f"optimal {rows[f'solver:{name}']['optimal_share']:.1%} | {1000 * cpu / count:.2f} ms CPU/instance",
                   flush=True)
         report["sets"][spec] = rows
     if args.out:

@@ -2,7 +2,8 @@
 
 ``learned-tsp``, ``learned-cvrp`` and ``learned-knapsack`` load a weights file (by default the
 shipped one under ``solvers/learned/`` trained on the size nearest the instance's, see
-:data:`DEFAULT_WEIGHTS`; any other with ``checkpoint=PATH``, e.g. a training run's ``best.pt``) and decode with one of the strategies of :mod:`coptim.policies.decoding`.
+:data:`DEFAULT_WEIGHTS`; any other with ``checkpoint=PATH``, e.g. a training run's ``best.pt``)
+and decode with one of the strategies of :mod:`coptim.policies.decoding`.
 The answer is the best decoded solution; :func:`coptim.solvers.solve` checks it on the original
 instance, so the objective is in the instance's own metric (TSPLIB rounding included).
 

@@ -32,8 +32,8 @@ from coptim.errors import InputError
 from coptim.policies.attention import AttentionModel, ModelConfig
 from coptim.policies.decoding import decode, rollout, sampling_select
 from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, check_settings, load_file, load_policy,
-                                       model_from_payload,
-                                       policy_payload, restore_training, rewrite_log, save_atomic, training_state)
+                                       model_from_payload, policy_payload, restore_training, rewrite_log, save_atomic,
+                                       training_state)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
                "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
