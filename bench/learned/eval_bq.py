@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coptim.bench import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -113,11 +115,7 @@ def main() -> None:
             report["results"].append(r)
             print(f"{name:32s} {decode:10s} n={r['count']:5d} mean gap {r['mean_gap_pct']:7.3f} %  "
                   f"max {r['max_gap_pct']:7.2f} %  {r['cpu_s_per_instance'] * 1000:9.1f} CPU ms/instance", flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(out)
+    write_text_atomic(Path(args.out), json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

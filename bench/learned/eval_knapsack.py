@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from coptim.bench import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -93,11 +95,7 @@ def main() -> None:
                   flush=True)
         report["sets"][spec] = rows
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=2))
-        tmp.replace(out)
+        write_text_atomic(Path(args.out), json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
