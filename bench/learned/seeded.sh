@@ -4,7 +4,7 @@
 #
 # Usage:
 #   bash bench/learned/seeded.sh                                       # TSP200, the shipped TSP weights
-#   PROBLEM=cvrp OPTIONS="-O checkpoint=runs/cvrp/best.pt" bash bench/learned/seeded.sh   # CVRP100
+#   PROBLEM=cvrp bash bench/learned/seeded.sh                          # CVRP100, the shipped CVRP weights
 #   POLICY=bq bash bench/learned/seeded.sh                             # TSP200 seeded by the BQ policy
 #
 # Environment (all optional; see also bench/common.sh; WORKERS defaults to 1 here):
@@ -14,7 +14,6 @@
 #   SOLVERS  (default "ortools,learned-ortools,learned-ls")
 #   POLICY   pomo (default: learned-PROBLEM's weights) or bq (TSP: learned-tsp-bq seeds, "-O policy=bq")
 #   OPTIONS  extra "coptim bench" options for the learned solvers, e.g. "-O checkpoint=runs/x/best.pt"
-#            (needed for CVRP until CVRP weights ship)
 #   DATA     instance folder (default runs/seeded/PROBLEM-N)
 #
 # Writes $RESULTS/seeded-SUITE-ref.csv (the references: LKH or PyVRP, 30 s each), the sidecar

@@ -143,7 +143,8 @@ def solve_tsp(instance: Any, *, time_limit: float | None, seed: int, decode: str
                precision=precision)
 
 
-@register("cvrp", "learned-cvrp", "POMO attention policy (learned; needs -O checkpoint=PATH until weights ship)")
+@register("cvrp", "learned-cvrp", "POMO attention policy (learned; shipped weights trained on CVRP100); "
+          "decode=greedy|multistart|aug8|sample|beam")
 def solve_cvrp(instance: Any, *, time_limit: float | None, seed: int, decode: str = "aug8", starts: int | None = None,
                augment: int | None = None, samples: int = 16, beam_width: int = 4,
                checkpoint: str | None = None, precision: str = "fp32") -> SolverOutput:
