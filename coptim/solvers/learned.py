@@ -59,6 +59,17 @@ def load(problem: str, checkpoint: str | None = None, size: int | None = None):
     return _load(str(path.resolve()), st.st_mtime_ns, st.st_size, problem)
 
 
+def load_for(problem: str, instance: Any, checkpoint: str | None = None):
+    """``(model, meta, size)`` for decoding ``instance``: its size in the policy's sense and the weights of
+    ``checkpoint`` or the shipped ones nearest that size (cached)."""
+    from coptim.envs import make
+
+    size = make(problem).size_of(instance) if hasattr(instance, "n") else None
+    if size is None:
+        raise InputError(f"expected a {problem} instance, got {type(instance).__name__}")
+    return (*load(problem, checkpoint, size), size)
+
+
 def weights_path(checkpoint: str | None, default: Path, solver: str, train_command: str) -> Path:
     """The weights file to load: ``checkpoint`` if given, else the shipped ``default`` (both must exist)."""
     if checkpoint is None:
@@ -102,10 +113,7 @@ def run(problem: str, instance: Any, *, seed: int, decode: str, starts: int | No
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     env = make(problem)
-    size = env.size_of(instance) if hasattr(instance, "n") else None
-    if size is None:
-        raise InputError(f"expected a {problem} instance, got {type(instance).__name__}")
-    model, meta = load(problem, checkpoint, size)
+    model, meta, size = load_for(problem, instance, checkpoint)
     if size > meta["max_nodes"]:
         raise InputError(f"instance {instance.name} has size {size}, above the learned policy's limit of "
                          f"{meta['max_nodes']} (trained on size {meta['size']})")

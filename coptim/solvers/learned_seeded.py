@@ -51,10 +51,7 @@ def _decode(problem: str, instance: Any, policy: str = "pomo", **options: Any) -
         run = functools.partial(learned_bq.solve, time_limit=None,
                                 **{k: options[k] for k in ("seed", "decode", "starts", "beam_width", "checkpoint")})
     else:
-        from coptim.envs import make
-
-        size = make(problem).size_of(instance) if hasattr(instance, "n") else None
-        learned.load(problem, options["checkpoint"], size)
+        learned.load_for(problem, instance, options["checkpoint"])
         run = functools.partial(learned.run, problem, **options)
     load_s = time.perf_counter() - begin
     begin = time.perf_counter()
