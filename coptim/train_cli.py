@@ -1,9 +1,10 @@
 """``coptim train PROBLEM --method pomo|imitation --size N ... --out DIR``: train a learned constructive policy.
 
 ``pomo``: the attention model by REINFORCE with the POMO shared baseline (TSP, CVRP, knapsack).
-``imitation``: the BQ decoder-only policy (TSP) by imitation of LKH tours with sub-path augmentation;
-the expert tours are generated first (``--experts`` instances, ``--workers`` processes, cached in
-``--expert-dir``, default ``OUT/experts``).
+``imitation``: for the TSP, the BQ decoder-only policy by imitation of LKH tours with sub-path
+augmentation; for the CVRP and the knapsack, the attention model by teacher forcing on PyVRP and DP
+solutions (:mod:`coptim.training.teacher`). The expert solutions are made first (``--experts``
+instances, ``--workers`` processes, cached in ``--expert-dir``, default ``OUT/experts``).
 
 For the lead to mount in :mod:`coptim.cli` as a command of the main app::
 
@@ -31,7 +32,8 @@ METHODS = ("pomo", "imitation")
 def train(
     problem: str = typer.Argument(..., help="Problem: tsp, cvrp or knapsack."),
     method: str = typer.Option("pomo", "--method", help="pomo (REINFORCE, shared multi-start baseline; attention "
-                               "model) or imitation (BQ policy from LKH tours, sub-path augmentation; tsp only)."),
+                               "model) or imitation (tsp: BQ policy from LKH tours, sub-path augmentation; cvrp and "
+                               "knapsack: attention model from PyVRP and DP solutions)."),
     size: int = typer.Option(..., "--size", "-n", help="Training instance size (nodes, customers or items)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory: checkpoint.pt, policy.pt, best.pt, log.csv; "
                              "an existing checkpoint there is resumed."),
@@ -52,13 +54,14 @@ def train(
     heads: Optional[int] = typer.Option(None, "--heads", help="Attention heads (default 8)."),
     norm: Optional[str] = typer.Option(None, "--norm", help="instance or rms (default instance for pomo, rms for imitation)."),
     experts: int = typer.Option(10000, "--experts", help="imitation: expert-solved training instances."),
-    expert_dir: Optional[Path] = typer.Option(None, "--expert-dir", help="imitation: cache of expert tours "
+    expert_dir: Optional[Path] = typer.Option(None, "--expert-dir", help="imitation: cache of expert solutions "
                                               "(default OUT/experts; reused by runs with the same size and count)."),
     workers: int = typer.Option(1, "--workers", help="imitation: processes that solve the expert instances."),
-    knn: Optional[int] = typer.Option(None, "--knn", help="imitation: default k-nearest-neighbour restriction stored "
+    knn: Optional[int] = typer.Option(None, "--knn", help="tsp imitation (BQ): default k-nearest-neighbour restriction stored "
                                       "with the policy (used at inference on larger instances)."),
-    init: Optional[Path] = typer.Option(None, "--init", help="pomo: weights to start from (fine-tuning, e.g. to "
-                                        "another size); the architecture is theirs."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Attention model (pomo; imitation on cvrp and knapsack): "
+                                        "weights to start from (fine-tuning, e.g. to another size); the "
+                                        "architecture is theirs."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training CPU seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
@@ -67,32 +70,37 @@ def train(
         raise InputError(f"unknown training method {method!r}; available: {', '.join(METHODS)}")
     if time_budget is not None and not time_budget > 0:
         raise InputError(f"--time-budget must be positive, got {time_budget}")
+    bq = method == "imitation" and problem == "tsp"
     if method == "imitation":
-        if problem != "tsp":
-            raise InputError(f"--method imitation trains the BQ policy for the tsp only, not {problem!r}")
-        if starts is not None or augment != 1 or init is not None:
-            raise InputError("--starts, --augment and --init apply to --method pomo only")
-    elif knn is not None or expert_dir is not None:
-        raise InputError("--knn and --expert-dir apply to --method imitation only")
+        if starts is not None or augment != 1:
+            raise InputError("--starts and --augment apply to --method pomo only")
+        if bq and init is not None:
+            raise InputError("--init applies to the attention model (pomo, or imitation on cvrp and knapsack), "
+                             "not to the tsp imitation policy (BQ)")
+    elif expert_dir is not None:
+        raise InputError("--expert-dir applies to --method imitation only")
+    if knn is not None and not bq:
+        raise InputError("--knn applies to --method imitation on the tsp (the BQ policy) only")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     model = {k: v for k, v in (("dim", dim), ("heads", heads), ("layers", layers), ("norm", norm)) if v is not None}
     common = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, seed=seed,
                   val_size=val_size, lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr)
-    if method == "imitation":
+    if bq:
         from coptim.training.imitation import ImitationConfig
         from coptim.training.imitation import train as run_imitation
 
         cfg = ImitationConfig(size, experts=experts, knn=knn, model=model, **common)
     else:
         from coptim.training import TrainConfig
-        from coptim.training import train as run_pomo
+        from coptim.training import train as run_attention
 
         if init is not None:
             model = _init_architecture(init, problem, model)
         cfg = TrainConfig(problem, size, starts=starts, augment=augment, init=None if init is None else str(init),
-                          model={"layers": 3, "norm": "instance", **model}, **common)
+                          model={"layers": 3, "norm": "instance", **model}, method=method,
+                          experts=experts if method == "imitation" else 0, **common)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[status]}"))
@@ -112,15 +120,18 @@ def train(
                 console.print(f"step {step}/{total}: {status}")
 
         if method == "imitation":
-            experts_task = bar.add_task("expert tours (LKH)", total=None, status="")
+            from coptim.training.experts import EXPERTS
+
+            experts_task = bar.add_task(f"expert solutions ({EXPERTS[problem][0]})", total=None, status="")
 
             def on_shard(done: int, total: int) -> None:
                 bar.update(experts_task, completed=done, total=total, status="shards")
 
-            summary = run_imitation(cfg, out, expert_dir=expert_dir, workers=workers, time_budget_s=time_budget,
-                                    on_step=on_step, on_shard=on_shard)
+            run = run_imitation if bq else run_attention
+            summary = run(cfg, out, expert_dir=expert_dir, workers=workers, time_budget_s=time_budget,
+                          on_step=on_step, on_shard=on_shard)
         else:
-            summary = run_pomo(cfg, out, time_budget_s=time_budget, on_step=on_step)
+            summary = run_attention(cfg, out, time_budget_s=time_budget, on_step=on_step)
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
     else:

@@ -252,7 +252,8 @@ def test_train_cli_imitation(tmp_path):
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["step"] == 2 and (tmp_path / "experts" / "experts.json").is_file()
     assert bq.load(tmp_path / "best.pt")[1]["knn"] == 4
-    for bad in (["cvrp", "--method", "imitation"], ["tsp", "--method", "imitation", "--augment", "8"],
+    for bad in (["tsp", "--method", "imitation", "--init", str(tmp_path / "best.pt")],
+                ["tsp", "--method", "imitation", "--augment", "8"],
                 ["tsp", "--knn", "5"]):
         res = CliRunner().invoke(train_cli.app, [*bad, "--size", "6", "--out", str(tmp_path / "x")])
         assert isinstance(res.exception, InputError), bad

@@ -73,6 +73,20 @@ def symmetry(coords: Tensor, k: int) -> Tensor:
     return torch.stack((x, y), dim=-1)
 
 
+# (swap x and y, flip x, flip y) of the 8 symmetries in the order random_symmetry draws them
+_SYM = torch.tensor([[s, fx, fy] for s in (0, 1) for fy in (0, 1) for fx in (0, 1)], dtype=torch.bool)
+
+
+def random_symmetry(coords: Tensor, generator: torch.Generator) -> Tensor:
+    """Each ``(n, 2)`` instance of ``(B, n, 2)`` under one of the 8 symmetries of the unit square, drawn per instance."""
+    swap, fx, fy = _SYM[torch.randint(8, (coords.shape[0],), generator=generator)].unbind(1)
+    x, y = coords[..., 0], coords[..., 1]
+    x, y = torch.where(swap[:, None], y, x), torch.where(swap[:, None], x, y)
+    x = torch.where(fx[:, None], 1.0 - x, x)
+    y = torch.where(fy[:, None], 1.0 - y, y)
+    return torch.stack((x, y), dim=-1)
+
+
 def _take(t: Tensor, idx: Tensor) -> Tensor:
     """Rows of ``t`` (``(B, P, ...)``) chosen along dim 1 by ``idx`` (``(B, W)``) -> ``(B, W, ...)``."""
     view = idx.reshape(*idx.shape, *([1] * (t.dim() - 2))).expand(*idx.shape, *t.shape[2:])

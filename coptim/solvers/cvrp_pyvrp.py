@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from coptim.errors import InputError
 from coptim.problems.cvrp import CVRPInstance
 from coptim.result import SolverOutput
 from coptim.solvers import register
@@ -84,8 +85,9 @@ class _Deadline:
 
 
 @register("cvrp", "pyvrp", "PyVRP hybrid genetic search (HGS)")
-def pyvrp_hgs(instance: CVRPInstance, *, time_limit: float | None = None, seed: int = 0) -> SolverOutput:
-    """Solve ``instance`` with PyVRP's HGS until the time limit.
+def pyvrp_hgs(instance: CVRPInstance, *, time_limit: float | None = None, seed: int = 0,
+              max_iterations: int | None = None) -> SolverOutput:
+    """Solve ``instance`` with PyVRP's HGS until the time limit (or an iteration limit, whichever comes first).
 
     Parameters
     ----------
@@ -95,6 +97,9 @@ def pyvrp_hgs(instance: CVRPInstance, *, time_limit: float | None = None, seed: 
         Seconds for everything including building the data (default :data:`DEFAULT_TIME`).
     seed
         PyVRP's random seed (taken modulo 2**32).
+    max_iterations
+        Stop after this many HGS iterations (reproducible on any machine when the time limit is not
+        reached; used for expert data).
 
     Returns
     -------
@@ -105,10 +110,18 @@ def pyvrp_hgs(instance: CVRPInstance, *, time_limit: float | None = None, seed: 
     """
     import pyvrp
 
+    if max_iterations is not None and (isinstance(max_iterations, bool) or not isinstance(max_iterations, int)
+                                       or max_iterations < 1):
+        raise InputError(f"max_iterations must be a positive integer, got {max_iterations!r}")
     begin = time.perf_counter()
     limit = DEFAULT_TIME if time_limit is None else float(time_limit)
     data = problem_data(instance)
-    result = pyvrp.solve(data, stop=_Deadline(begin + limit), seed=int(seed) % 2**32,
+    stop = _Deadline(begin + limit)
+    if max_iterations is not None:
+        from pyvrp.stop import MaxIterations, MultipleCriteria
+
+        stop = MultipleCriteria([stop, MaxIterations(max_iterations)])
+    result = pyvrp.solve(data, stop=stop, seed=int(seed) % 2**32,
                          collect_stats=False, display=False)
     stats = {"iterations": int(result.num_iterations), "pyvrp_cost": float(result.cost()),
              "load_scale": load_scale(instance)}

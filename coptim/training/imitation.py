@@ -1,10 +1,7 @@
 """Imitation learning of the BQ policy (:mod:`coptim.policies.bq`) from expert TSP tours.
 
-Expert data: uniform TSP instances (``generate_uniform(size, default_rng([seed, i]))``) solved by
-LKH-3 (:func:`coptim.solvers.solve`, so every tour is checked), in shards of ``SHARD`` instances
-generated in parallel by :func:`coptim.parallel.run` and cached on disk as ``.npz`` files (written
-atomically, named by their instance range; a rerun skips the shards that exist). The directory's ``experts.json`` records what
-the shards hold, and a directory made for other settings is refused.
+Expert data: uniform TSP instances solved by LKH-3, made and cached by
+:func:`coptim.training.experts.expert_data`.
 
 Sub-path augmentation (the BQ-NCO construction): a suffix of an optimal tour is an optimal
 solution of the sub-problem "from its first node, through the nodes left, back to the tour's
@@ -20,9 +17,7 @@ files: ``checkpoint.pt``, ``best.pt`` by validation greedy gap, ``policy.pt``, `
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,8 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from coptim.envs.routing import random_symmetry
 from coptim.errors import InputError
 from coptim.policies.bq import FORMAT, BQConfig, BQModel, decode, model_from_payload, payload, subproblem_tokens
+from coptim.training import experts
 from coptim.training.checkpoint import (append_log, check_settings, read_file, restore_training, rewrite_log,
                                        save_atomic, training_state)
 from coptim.training.pomo import (LR_SCHEDULES, checked_gap, default_reference_solver, reference_objectives,
@@ -41,98 +38,15 @@ from coptim.training.pomo import (LR_SCHEDULES, checked_gap, default_reference_s
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss",
                "val_greedy_gap_pct", "val_time_s")
-#: Instances per expert shard.
-SHARD = 250
-EXPERT_SOLVER = "lkh"
-EXPERT_OPTIONS = {"runs": 1}
-# (swap x and y, flip x, flip y) of the 8 symmetries, as a tensor for per-sample augmentation
-_SYM = torch.tensor([[s, fx, fy] for s in (0, 1) for fy in (0, 1) for fx in (0, 1)], dtype=torch.bool)
 
 
 # ------------------------------------------------------------------------------ expert data
-def _shard_path(directory: Path, lo: int, hi: int) -> Path:
-    return directory / f"shard-{lo:07d}-{hi:07d}.npz"
-
-
-def _shard_ranges(count: int) -> list[tuple[int, int]]:
-    """Instances ``[lo, hi)`` of each shard for ``count`` instances (the last one may be short)."""
-    return [(lo, min(lo + SHARD, count)) for lo in range(0, count, SHARD)]
-
-
-def solve_shard(job: tuple[int, int, int, int, str]) -> str:
-    """Solve instances ``lo..hi-1`` of seed ``seed`` with the expert and write shard ``path`` (a worker job)."""
-    from coptim import solvers
-    from coptim.envs.routing import normalise_coords
-    from coptim.problems.tsp import generate_uniform
-
-    size, seed, lo, hi, path = job
-    coords, tours, objectives = [], [], []
-    for i in range(lo, hi):
-        inst = generate_uniform(size, np.random.default_rng([seed, i]), name=f"expert-tsp{size}-s{seed}-{i}")
-        res = solvers.solve("tsp", inst, EXPERT_SOLVER, time_limit=None, seed=0, **EXPERT_OPTIONS)
-        if not res.feasible or res.solution is None:
-            raise RuntimeError(f"expert {EXPERT_SOLVER} found no tour for {inst.name}")
-        coords.append(normalise_coords(inst.coords).astype(np.float32))
-        tours.append(np.asarray(res.solution, dtype=np.int16))
-        objectives.append(float(res.objective))
-    out = Path(path)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, coords=np.stack(coords), tours=np.stack(tours), objectives=np.asarray(objectives))
-    os.replace(tmp, out)
-    return str(out)
-
-
 def expert_data(size: int, count: int, seed: int, directory: str | Path, *, workers: int = 1,
                 on_shard: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Make (or complete) and load ``count`` expert tours of TSP``size``: ``(coords (N, n, 2), tours (N, n))``.
-
-    ``on_shard(done, total)`` is called as shards finish (progress bars).
-    """
-    from coptim import parallel
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    meta_path = directory / "experts.json"
-    meta = {"problem": "tsp", "size": size, "seed": seed, "solver": EXPERT_SOLVER, "options": EXPERT_OPTIONS,
-            "generator": "uniform"}
-    if meta_path.is_file():
-        try:
-            stored = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            raise InputError(f"{meta_path} is not valid JSON; remove the directory or choose another") from None
-        if stored != meta:
-            raise InputError(f"{directory} holds expert data for other settings ({stored}); choose another directory")
-    else:
-        tmp = meta_path.with_name(".experts.json.tmp")
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(meta_path)
-    ranges = _shard_ranges(count)
-    shards = len(ranges)
-    jobs = [(size, seed, lo, hi, str(_shard_path(directory, lo, hi)))
-            for lo, hi in ranges if not _shard_path(directory, lo, hi).is_file()]
-    done = shards - len(jobs)
-    if on_shard is not None:
-        on_shard(done, shards)
-    for job, result in parallel.run(solve_shard, jobs, workers=workers):
-        if isinstance(result, BaseException):
-            raise RuntimeError(f"expert shard {job[4]} failed: {result}") from result
-        done += 1
-        if on_shard is not None:
-            on_shard(done, shards)
-    coords, tours = [], []
-    for lo, hi in ranges:
-        path = _shard_path(directory, lo, hi)
-        try:
-            with np.load(path) as z:
-                coords.append(z["coords"])
-                tours.append(z["tours"])
-        except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise InputError(f"expert shard {path} is unreadable ({type(exc).__name__}); delete it to solve it again") from None
-    c = torch.from_numpy(np.concatenate(coords))
-    t = torch.from_numpy(np.concatenate(tours).astype(np.int64))
-    if c.shape[1:] != (size, 2) or t.shape[1:] != (size,):
-        raise InputError(f"expert shards in {directory} do not hold TSP{size} tours")
-    return c, t
+    """Make (or complete) and load ``count`` expert tours of TSP``size``: ``(coords (N, n, 2), tours (N, n))``
+    (:func:`coptim.training.experts.expert_data`)."""
+    data = experts.expert_data("tsp", size, count, seed, directory, workers=workers, on_shard=on_shard)
+    return torch.from_numpy(data["coords"]), torch.from_numpy(data["tours"].astype(np.int64))
 
 
 # ------------------------------------------------------------------------------ samples
@@ -156,16 +70,6 @@ def subpath_nodes(tours: torch.Tensor, batch_size: int,
     r = int(torch.randint(2, n, (1,), generator=generator))  # nodes left after the origin (n >= 3)
     cut = n - 1 - r
     return ids, t[:, cut], t[:, 0], t[:, cut + 1:]
-
-
-def random_symmetry(coords: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Each ``(n, 2)`` instance of ``(B, n, 2)`` under one of the 8 symmetries of the unit square, drawn per instance."""
-    swap, fx, fy = _SYM[torch.randint(8, (coords.shape[0],), generator=generator)].unbind(1)
-    x, y = coords[..., 0], coords[..., 1]
-    x, y = torch.where(swap[:, None], y, x), torch.where(swap[:, None], x, y)
-    x = torch.where(fx[:, None], 1.0 - x, x)
-    y = torch.where(fy[:, None], 1.0 - y, y)
-    return torch.stack((x, y), dim=-1)
 
 
 def subpath_batch(coords: torch.Tensor, tours: torch.Tensor, batch_size: int,

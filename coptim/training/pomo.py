@@ -1,9 +1,11 @@
-"""POMO training: REINFORCE with the shared multi-start (and optional augmentation) baseline.
+"""Training of the attention model: POMO (REINFORCE with the shared multi-start baseline) or imitation.
 
 For every training instance the policy samples one rollout from each of ``starts`` distinct
 first actions, on ``augment`` symmetric copies of the instance; the baseline of a rollout is the
 mean reward over all rollouts of the same instance (Kwon et al. 2020), so no critic is needed.
-The learning rate follows :meth:`TrainConfig.lr_at` (constant or cosine decay, optional linear
+With ``method="imitation"`` (CVRP and knapsack) the loss is instead the teacher-forcing loss of
+:mod:`coptim.training.teacher` on expert solutions (:mod:`coptim.training.experts`, made before
+the first step and cached); everything else below is the same. The learning rate follows :meth:`TrainConfig.lr_at` (constant or cosine decay, optional linear
 warm-up), a function of the step alone.
 
 Resumable: a checkpoint (model, optimiser, the training RNG state, step, epoch, CPU time used)
@@ -36,7 +38,9 @@ from coptim.training.checkpoint import (DEFAULT_MAX_NODES, append_log, check_set
                                        training_state)
 
 CSV_COLUMNS = ("epoch", "step", "samples", "train_cpu_s", "train_wall_s", "samples_per_s", "loss", "mean_reward",
-               "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s")
+               "val_greedy_gap_pct", "val_multistart_gap_pct", "val_time_s", "train_acc")
+#: Training methods of the attention model.
+METHODS = ("pomo", "imitation")
 #: Learning-rate schedules (see :meth:`TrainConfig.lr_at`).
 LR_SCHEDULES = ("constant", "cosine")
 #: The validation/reference generator of each problem.
@@ -70,6 +74,10 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=dict)
     #: Weights file to start from (fine-tuning, e.g. to another size); None: random weights from ``seed``.
     init: str | None = None
+    #: ``pomo`` (REINFORCE) or ``imitation`` of ``experts`` expert solutions made with seed ``expert_seed``.
+    method: str = "pomo"
+    experts: int = 0
+    expert_seed: int = 0
 
     def __post_init__(self) -> None:
         make(self.problem)
@@ -95,6 +103,20 @@ class TrainConfig:
             raise InputError(f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}")
         if not (isinstance(self.min_lr, (int, float)) and math.isfinite(self.min_lr) and 0 <= self.min_lr <= self.lr):
             raise InputError(f"min_lr must be a number between 0 and the learning rate {self.lr}, got {self.min_lr!r}")
+        if self.method not in METHODS:
+            raise InputError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "imitation":
+            from coptim.training.teacher import PROBLEMS
+
+            if self.problem not in PROBLEMS:
+                raise InputError(f"imitation trains the attention model for {' and '.join(PROBLEMS)}, not "
+                                 f"{self.problem!r} (the TSP imitation policy is BQ: coptim.training.imitation)")
+            if isinstance(self.experts, bool) or not isinstance(self.experts, int) or self.experts < 1:
+                raise InputError(f"imitation needs a positive number of experts, got {self.experts!r}")
+            if self.starts is not None or self.augment != 1:
+                raise InputError("starts and augment apply to pomo training, not imitation")
+        elif self.experts != 0:
+            raise InputError("experts apply to imitation, not pomo training")
         if self.size > self.max_nodes:
             raise InputError(f"size {self.size} is above the policy's node limit {self.max_nodes}")
         self.model = ModelConfig.from_dict({**self.model, "problem": self.problem}).to_dict()
@@ -130,7 +152,8 @@ def schedule_lr(step: int, lr: float, schedule: str, warmup_steps: int, total_st
 
 
 #: Training settings added after the first checkpoints were written, with the value that means "as before".
-_LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0, "init": None}
+_LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0, "init": None, "method": "pomo",
+                   "experts": 0, "expert_seed": 0}
 
 
 def default_reference_solver(problem: str, size: int) -> tuple[str, float | None]:
@@ -239,8 +262,9 @@ def pomo_loss(model: AttentionModel, env, data: dict[str, torch.Tensor], starts:
 
 def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, time_budget_s: float | None = None,
           on_step: Callable[[int, int, dict[str, Any]], None] | None = None,
-          reference_cache: str | Path | None = None, validate: bool = True) -> dict[str, Any]:
-    """Train (or resume) a POMO policy; returns a summary dict.
+          reference_cache: str | Path | None = None, validate: bool = True, expert_dir: str | Path | None = None,
+          workers: int = 1, on_shard: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Train (or resume) an attention-model policy (POMO or imitation); returns a summary dict.
 
     Parameters
     ----------
@@ -260,12 +284,22 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         Where to cache the validation references (default ``out/reference.json``).
     validate
         False skips the validation (tests of the loop itself).
+    expert_dir, workers, on_shard
+        Imitation: the cache of expert solutions (default ``out/experts``), the processes that make
+        them and a progress callback ``on_shard(done, total)``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
     log_path = out / "log.csv"
     env = make(cfg.problem)
+    expert_arrays = None
+    if cfg.method == "imitation":
+        from coptim.training import experts, teacher
+
+        arrays = experts.expert_data(cfg.problem, cfg.size, cfg.experts, cfg.expert_seed,
+                                     expert_dir or out / "experts", workers=workers, on_shard=on_shard)
+        expert_arrays = {k: torch.from_numpy(v) for k, v in arrays.items()}
     generator = torch.Generator().manual_seed(cfg.seed)
     step, train_cpu, train_wall, samples = 0, 0.0, 0.0, 0
     best_gap = math.inf
@@ -314,8 +348,13 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         lr = cfg.lr_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        data = env.generate(cfg.batch_size, cfg.size, generator)
-        loss, mean_reward = pomo_loss(model, env, data, cfg.num_starts, cfg.augment, generator)
+        if expert_arrays is None:
+            data = env.generate(cfg.batch_size, cfg.size, generator)
+            loss, tracked = pomo_loss(model, env, data, cfg.num_starts, cfg.augment, generator)
+        else:
+            ids = torch.randint(cfg.experts, (cfg.batch_size,), generator=generator)
+            data, actions, targets = teacher.expert_batch(cfg.problem, expert_arrays, ids, env, generator)
+            loss, tracked = teacher.imitation_loss(model, env, data, actions, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.max_grad_norm is not None:
@@ -326,14 +365,17 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         step += 1
         done_here += 1
         samples += cfg.batch_size
-        loss_sum, reward_sum, count = loss_sum + float(loss.detach()), reward_sum + float(mean_reward), count + 1
-        info = {"loss": float(loss.detach()), "reward": float(mean_reward), "train_cpu_s": train_cpu, "lr": lr}
+        loss_sum, reward_sum, count = loss_sum + float(loss.detach()), reward_sum + float(tracked), count + 1
+        info = {"loss": float(loss.detach()), "reward" if expert_arrays is None else "acc": float(tracked), "train_cpu_s": train_cpu, "lr": lr}
         epoch_end = step % cfg.steps_per_epoch == 0
         if epoch_end:
             row = {"epoch": step // cfg.steps_per_epoch, "step": step, "samples": samples,
                    "train_cpu_s": round(train_cpu, 3), "train_wall_s": round(train_wall, 3),
                    "samples_per_s": round(samples / max(train_cpu, 1e-9), 2),
-                   "loss": loss_sum / max(count, 1), "mean_reward": reward_sum / max(count, 1)}
+                   "loss": loss_sum / max(count, 1)}
+            # tracked: the mean reward (pomo) or the share of decisions where the policy's first choice
+            # keeps an expert solution reachable (imitation)
+            row["mean_reward" if expert_arrays is None else "train_acc"] = reward_sum / max(count, 1)
             loss_sum, reward_sum, count = 0.0, 0.0, 0
             if validate:
                 v0 = time.perf_counter()
