@@ -54,6 +54,21 @@ def test_subproblem_tokens_are_normalised_and_candidates_respect_knn():
     assert float(tok.min()) == 0.0 and float(tok.max()) == 1.0  # the sub-problem fills the unit square
 
 
+def test_a_far_destination_is_moved_onto_the_border_of_the_neighbourhood():
+    coords = torch.tensor([[[0.0, 0.0], [0.1, 0.0], [0.0, 0.2], [0.1, 0.2], [10.0, 0.1], [0.05, 0.15]]])
+    origin, cand = torch.tensor([0]), torch.tensor([[1, 2, 3]])
+    far = bq.subproblem_tokens(coords, origin, torch.tensor([4]), cand, clamp_dest=True)
+    plain = bq.subproblem_tokens(coords, origin, torch.tensor([4]), cand)
+    # the neighbourhood (box 0.1 x 0.2, centre (0.05, 0.1)) fills the square; the destination sits on the
+    # border of the square box around it, in its own direction (half side 0.1: x = 0.15, over the span 0.2)
+    assert torch.allclose(far[0, [0, 2, 3, 4]], torch.tensor([[0.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.5, 1.0]]))
+    assert torch.allclose(far[0, 1], torch.tensor([0.75, 0.5]), atol=1e-5)
+    assert float(plain[0, 3:].max()) < 0.05  # without it the neighbourhood is squeezed into a corner
+    # a destination inside the box is left where it is
+    inside = bq.subproblem_tokens(coords, origin, torch.tensor([5]), cand, clamp_dest=True)
+    assert torch.equal(inside, bq.subproblem_tokens(coords, origin, torch.tensor([5]), cand))
+
+
 @pytest.mark.parametrize("starts,augment,beam,knn", [(1, 1, 1, None), (3, 1, 1, None), (1, 8, 1, None), (2, 2, 1, 4),
                                                      (1, 1, 4, None), (2, 2, 3, 4), (1, 1, 30, None)])
 def test_decode_gives_tours_and_keeps_the_shortest(starts, augment, beam, knn):

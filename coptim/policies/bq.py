@@ -12,7 +12,9 @@ sub-problem, every suffix of an expert tour is a training sample (:mod:`coptim.t
 The network is equivariant to the order of the remaining nodes, so nothing depends on the order
 in which they are listed. With ``knn`` set, only the ``knn`` remaining nodes nearest to the
 origin are candidates (and tokens) when more remain: a step then costs the same on a 1,000-node
-instance as on a 100-node one, which is what makes large instances practical.
+instance as on a 100-node one, which is what makes large instances practical. The destination,
+usually far from such a neighbourhood, is then moved onto the border of the neighbourhood's box
+(:func:`subproblem_tokens`) so that the neighbourhood still fills the unit square.
 
 Decoding (:func:`decode`): greedy or beam search (:func:`beam_tours`, ranked by summed
 log-probability), from one start or ``starts`` spread starts, on up to 8 symmetric copies of each
@@ -82,15 +84,31 @@ class BQModel(nn.Module):
         return self.head(h[:, 2:]).squeeze(-1)
 
 
-def subproblem_tokens(coords: Tensor, origin: Tensor, dest: Tensor, cand: Tensor) -> Tensor:
+def subproblem_tokens(coords: Tensor, origin: Tensor, dest: Tensor, cand: Tensor, *,
+                      clamp_dest: bool = False) -> Tensor:
     """The normalised tokens of ``B`` sub-problems.
 
     ``coords`` ``(B, n, 2)``; ``origin`` and ``dest`` ``(B,)`` node indices; ``cand`` ``(B, r)``
     candidate nodes. Returns ``(B, 2 + r, 2)`` coordinates of origin, destination and candidates,
     min-max normalised together (aspect ratio kept).
+
+    ``clamp_dest`` (used when the candidates are the k nearest of more remaining nodes): a
+    destination outside the square box around the origin and the candidates is first moved, along
+    the line from the box's centre, onto the box's border. Otherwise a far destination would
+    squeeze the neighbourhood into a corner of the unit square, a view the policy never has in
+    training, where the destination lies among the remaining nodes.
     """
     idx = torch.cat([origin.unsqueeze(1), dest.unsqueeze(1), cand], dim=1)
     pts = coords.gather(1, idx.unsqueeze(-1).expand(-1, -1, 2))
+    if clamp_dest:
+        near = torch.cat([pts[:, :1], pts[:, 2:]], dim=1)
+        low, high = near.amin(dim=1), near.amax(dim=1)  # (B, 2)
+        centre = (low + high) / 2
+        half = ((high - low) / 2).amax(dim=1, keepdim=True)  # (B, 1): half side of the square box
+        offset = pts[:, 1] - centre
+        reach = offset.abs().amax(dim=1, keepdim=True)
+        scale = torch.where(reach > half, half / reach.clamp_min(1e-30), torch.ones_like(reach))
+        pts = torch.cat([pts[:, :1], (centre + offset * scale).unsqueeze(1), pts[:, 2:]], dim=1)
     return normalise_coords_torch(pts)
 
 
@@ -132,7 +150,8 @@ def beam_tours(model: BQModel, coords: Tensor, start: Tensor, width: int = 1, kn
             else:
                 cand = candidates(coords, current, remaining, knn)
                 r = cand.shape[1]
-                logp = torch.log_softmax(model(subproblem_tokens(coords, current, hist[:, 0], cand)), dim=-1)
+                tokens = subproblem_tokens(coords, current, hist[:, 0], cand, clamp_dest=r < n - t)
+                logp = torch.log_softmax(model(tokens), dim=-1)
                 total = (score.reshape(-1, 1) + logp).view(b, width * r)
                 score, flat = total.topk(min(width, width * r), dim=1)
                 if score.shape[1] < width:  # fewer candidates than beams: repeat the last beam
