@@ -469,10 +469,20 @@ def test_branching_benchmark_and_table(tmp_path, capsys, tiny_policy):
     for rule in ("scip:relpscost", "scip:pscost", f"scip:learned:{tiny_policy}"):
         assert f"| setcover-tiny (3) | {rule} | 20 s | 3 | 3 | 0 |" in text
     assert "same objective on each of the 3 instance(s)" in text
-    wins = [int(line.rsplit("|", 2)[-2]) for line in text.splitlines() if line.startswith("| setcover-tiny")]
-    assert sum(wins) >= 3
-    # a run that disagrees on an optimal value is reported, with exit status 1
+    lines = [line for line in text.splitlines() if line.startswith("| setcover-tiny")]
+    assert sum(int(line.rsplit("|", 3)[-3]) for line in lines) >= 3
+    assert all(line.endswith("| – |") for line in lines)  # no time-limited run, no open gap
     rows = list(csv.DictReader(open(out)))
+    # a run stopped by the time limit reports its relative primal-dual gap
+    limited = [dict(r) for r in rows]
+    limited[0].update(status="time_limit", dual_bound=str(float(limited[0]["objective"]) * 0.9))
+    with open(tmp_path / "limited.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=bench.COLUMNS)
+        w.writeheader()
+        w.writerows(limited)
+    assert table.main([str(tmp_path / "limited.csv")]) == 0
+    assert "| 10.00 |" in capsys.readouterr().out
+    # a run that disagrees on an optimal value is reported, with exit status 1
     rows[0]["objective"] = str(float(rows[0]["objective"]) + 1)
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=bench.COLUMNS)

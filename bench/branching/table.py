@@ -17,7 +17,10 @@ Per class and rule:
   same solves);
 * **wins**: (instance, seed) pairs on which the rule was the fastest of the rules that proved
   optimality (ties: every tied rule wins);
-* **solved**: runs that ended ``optimal``, out of all runs; **errors**: runs that failed.
+* **solved**: runs that ended ``optimal``, out of all runs; **errors**: runs that failed;
+* **open gap**: mean over the runs stopped by the time limit with an incumbent of the relative
+  primal-dual gap at the limit, ``|dual bound - objective| / |objective|`` in percent (for classes
+  that no rule solves within the limit, where time and wins say nothing).
 
 Check: for each instance, every run that ended ``optimal`` must report the same objective (to a
 relative 1e-6); otherwise the disagreeing runs are listed and the script exits with status 1.
@@ -90,10 +93,26 @@ def check_optima(df) -> list[str]:
     return problems
 
 
+def _open_gap(runs) -> str:
+    """Mean relative primal-dual gap (percent) of the time-limited runs with an incumbent, and how many had none."""
+    import pandas as pd
+
+    limited = runs[runs["status"] == "time_limit"]
+    if limited.empty:
+        return "–"
+    obj = pd.to_numeric(limited["objective"], errors="coerce")
+    bound = pd.to_numeric(limited.get("dual_bound", pd.Series(index=limited.index, dtype=float)), errors="coerce")
+    ok = obj.notna() & bound.notna() & (obj.abs() > 0)
+    text = _fmt(float((100 * (bound[ok] - obj[ok]).abs() / obj[ok].abs()).mean()), ".2f") if ok.any() else "–"
+    missing = int((~ok).sum())
+    return text if not missing else f"{text} ({missing} without incumbent)"
+
+
 def table(df) -> str:
     """The markdown table (one row per class and rule) and the check's verdict."""
-    lines = ["| class | rule | time limit | runs | solved | errors | time s (SGM) | nodes (SGM, all solved) | wins |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| class | rule | time limit | runs | solved | errors | time s (SGM) | nodes (SGM, all solved) | wins "
+             "| open gap % (mean, limited runs) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     notes = []
     for cls, group in df.groupby("class", sort=True):
         rules = list(dict.fromkeys(group["rule"]))
@@ -118,12 +137,12 @@ def table(df) -> str:
             lines.append(
                 f"| {cls} ({n_inst}) | {rule} | {'/'.join(f'{t:g}' for t in limits)} s | {len(runs)} | {len(mine)} "
                 f"| {int((runs['status'] == 'error').sum())} | {_fmt(_sgm(runs['time_s'].astype(float)), '.3g')} "
-                f"| {_fmt(_sgm(nodes), '.0f')} | {wins[rule]} |")
+                f"| {_fmt(_sgm(nodes), '.0f')} | {wins[rule]} | {_open_gap(runs)} |")
         notes.append(f"{cls}: {len(common)} (instance, seed) pairs solved to optimality by all {len(rules)} rules")
     lines.append("")
     lines.append("Time: 1-shifted geometric mean over all runs (time-limited runs at their time). Nodes: 1-shifted "
                  "geometric mean over the (instance, seed) pairs every rule solved. Wins: fastest optimal run per "
-                 "(instance, seed).")
+                 "(instance, seed). Open gap: mean |dual bound - objective| / |objective| of the time-limited runs.")
     if df.attrs.get("common_options"):
         notes.append(f"every run: {df.attrs['common_options']}")
     lines += [f"- {n}" for n in notes]
