@@ -121,7 +121,7 @@ def test_bad_inputs_give_clear_errors(checkpoints, tmp_path, monkeypatch):
     explicit = TSPInstance("e", None, "EXPLICIT", np.array([[0, 1, 2], [1, 0, 1], [2, 1, 0]]))
     with pytest.raises(InputError, match="coordinates"):
         solvers.solve("tsp", explicit, "learned-tsp", checkpoint=checkpoints["tsp"])
-    missing = tmp_path / "cvrp-pomo.pt"
+    missing = tmp_path / "cvrp100-im-pomo.pt"
     monkeypatch.setitem(learned_solvers.DEFAULT_WEIGHTS, "cvrp", {100: missing})
     cv = problems.get("cvrp").generators["uniform"](5, np.random.default_rng(0))
     with pytest.raises(InputError, match=str(missing).replace(".", r"\.")):
@@ -225,7 +225,7 @@ def test_shipped_knapsack_weights_are_near_optimal(size, weights):
     assert np.mean(gaps) < 0.5
 
 
-SHIPPED_CVRP = ROOT / "solvers" / "learned" / "cvrp-pomo.pt"
+SHIPPED_CVRP = ROOT / "solvers" / "learned" / "cvrp100-im-pomo.pt"
 
 
 @pytest.mark.skipif(not SHIPPED_CVRP.is_file(), reason="no shipped CVRP weights")
@@ -233,5 +233,5 @@ def test_shipped_cvrp_weights_give_feasible_routes_near_pyvrp():
     inst = problems.get("cvrp").generators["uniform"](50, np.random.default_rng(11))
     ref = solvers.solve("cvrp", inst, "pyvrp", time_limit=2, seed=0).objective
     res = solvers.solve("cvrp", inst, "learned-cvrp", decode="multistart")
-    assert res.feasible and res.stats["checkpoint"] == "cvrp-pomo.pt"
+    assert res.feasible and res.stats["checkpoint"] == "cvrp100-im-pomo.pt"
     assert 100 * (res.objective - ref) / ref < 40.0  # about 10-15 % measured on CVRP100; untrained is far above

@@ -30,7 +30,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "solvers" / "learned"
 #: Shipped weights per problem, by training size; an instance gets those of the nearest size (by ratio).
 DEFAULT_WEIGHTS = {
     "tsp": {20: WEIGHTS_DIR / "tsp20-pomo.pt"},
-    "cvrp": {100: WEIGHTS_DIR / "cvrp-pomo.pt"},
+    "cvrp": {100: WEIGHTS_DIR / "cvrp100-im-pomo.pt"},
     "knapsack": {100: WEIGHTS_DIR / "knapsack100-pomo.pt", 200: WEIGHTS_DIR / "knapsack200-pomo.pt"},
 }
 
