@@ -232,6 +232,16 @@ def test_pyvrp_quality_and_time_limit(read):
     assert result.stats["pyvrp_cost"] == result.objective and result.stats["load_scale"] == 1
 
 
+def test_pyvrp_iteration_limit_is_reproducible_and_checked(read):
+    inst = read("A-n32-k5")
+    a = run(inst, "pyvrp", time_limit=30.0, max_iterations=200)
+    b = run(inst, "pyvrp", time_limit=30.0, max_iterations=200)
+    assert a.stats["iterations"] == 200 and a.solution == b.solution and a.objective == b.objective
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(InputError, match="max_iterations"):
+            solvers.solve("cvrp", inst, "pyvrp", time_limit=1.0, max_iterations=bad)
+
+
 def test_pyvrp_data_and_load_scaling():
     inst = EDGE_CASES["scale 1e11"]
     scale = cvrp_pyvrp.load_scale(inst)
