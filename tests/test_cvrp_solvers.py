@@ -40,7 +40,7 @@ def test_registry_names():
     assert solvers.get("cvrp", "savings").options == ("lam",)
     assert solvers.get("cvrp", "sweep").options == ("starts",)
     assert solvers.get("cvrp", "ortools").options == ("first_solution", "metaheuristic")
-    assert solvers.get("cvrp", "pyvrp").options == ()
+    assert solvers.get("cvrp", "pyvrp").options == ("max_iterations",)
 
 
 # ----------------------------------------------------------------------------- edge cases, every solver
