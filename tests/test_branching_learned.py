@@ -482,6 +482,18 @@ def test_branching_benchmark_and_table(tmp_path, capsys, tiny_policy):
         w.writerows(limited)
     assert table.main([str(tmp_path / "limited.csv")]) == 0
     assert "| 10.00 |" in capsys.readouterr().out
+    # an instance every rule left open: the rule with the smallest gap there is counted
+    same = [r for r in limited if r["path"] == limited[0]["path"]]
+    assert len(same) == 3
+    for r, factor in zip(same, (0.9, 0.8, 0.7)):
+        r.update(status="time_limit", dual_bound=str(float(r["objective"]) * factor))
+    with open(tmp_path / "limited.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=bench.COLUMNS)
+        w.writeheader()
+        w.writerows(limited)
+    assert table.main([str(tmp_path / "limited.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "| 10.00 (1 lowest) |" in text and "| 20.00 (0 lowest) |" in text and "| 30.00 (0 lowest) |" in text
     # a run that disagrees on an optimal value is reported, with exit status 1
     rows[0]["objective"] = str(float(rows[0]["objective"]) + 1)
     with open(out, "w", newline="") as f:

@@ -131,6 +131,7 @@ def test_imitation_resume_gives_identical_weights(tmp_path, problem, size):
     assert all(torch.equal(a[k], b[k]) for k in a) and full["step"] == 6
     with pytest.raises(InputError, match="other training settings"):
         train(_cfg(problem, size, experts=5), tmp_path / "part", validate=False, expert_dir=tmp_path / "e5")
+    assert not (tmp_path / "e5").exists()  # refused before any expert solution is made
 
 
 def test_imitation_learns_the_knapsack_expert(tmp_path):
@@ -142,7 +143,7 @@ def test_imitation_learns_the_knapsack_expert(tmp_path):
     assert float(rows[-1]["train_acc"]) > 0.9 and rows[-1]["mean_reward"] == ""
     model, meta = load_policy(tmp_path / "best.pt", "knapsack")
     assert meta["size"] == 12
-    # far better than the untrained start and than the ratio greedy's typical 1-2 % on 12 items
+    # the untrained policy is about 30 % below the optimum on this validation set
     assert res["best_val_greedy_gap_pct"] < 1.0
 
 

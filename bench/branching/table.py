@@ -20,7 +20,8 @@ Per class and rule:
 * **solved**: runs that ended ``optimal``, out of all runs; **errors**: runs that failed;
 * **open gap**: mean over the runs stopped by the time limit with an incumbent of the relative
   primal-dual gap at the limit, ``|dual bound - objective| / |objective|`` in percent (for classes
-  that no rule solves within the limit, where time and wins say nothing).
+  that no rule solves within the limit, where time and wins say nothing), and in brackets on how
+  many (instance, seed) pairs that every rule left open the rule's gap was the smallest.
 
 Check: for each instance, every run that ended ``optimal`` must report the same objective (to a
 relative 1e-6); otherwise the disagreeing runs are listed and the script exits with status 1.
@@ -93,19 +94,41 @@ def check_optima(df) -> list[str]:
     return problems
 
 
-def _open_gap(runs) -> str:
-    """Mean relative primal-dual gap (percent) of the time-limited runs with an incumbent, and how many had none."""
+def _open_gaps(runs):
+    """Relative primal-dual gaps (percent) of the time-limited runs with an incumbent, and how many had none."""
     import pandas as pd
 
     limited = runs[runs["status"] == "time_limit"]
-    if limited.empty:
-        return "–"
     obj = pd.to_numeric(limited["objective"], errors="coerce")
     bound = pd.to_numeric(limited.get("dual_bound", pd.Series(index=limited.index, dtype=float)), errors="coerce")
     ok = obj.notna() & bound.notna() & (obj.abs() > 0)
-    text = _fmt(float((100 * (bound[ok] - obj[ok]).abs() / obj[ok].abs()).mean()), ".2f") if ok.any() else "–"
-    missing = int((~ok).sum())
-    return text if not missing else f"{text} ({missing} without incumbent)"
+    return 100 * (bound[ok] - obj[ok]).abs() / obj[ok].abs(), int((~ok).sum())
+
+
+def _open_gap(runs, lowest: int | None) -> str:
+    """The open-gap cell: mean gap, pairs where the rule's gap was the smallest, runs without incumbent."""
+    if not (runs["status"] == "time_limit").any():
+        return "–"
+    gaps, missing = _open_gaps(runs)
+    text = _fmt(float(gaps.mean()), ".2f") if len(gaps) else "–"
+    notes = ([f"{lowest} lowest"] if lowest is not None else []) + ([f"{missing} without incumbent"] if missing else [])
+    return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def _lowest_gaps(group, rules: list[str], key: list[str]) -> dict[str, int] | None:
+    """Per rule, the (instance, seed) pairs every rule left open with an incumbent on which its gap was the
+    smallest (ties: every tied rule); None when there is no such pair."""
+    limited = group[group["status"] == "time_limit"]
+    gaps, _ = _open_gaps(limited)
+    limited = limited.loc[gaps.index].assign(gap=gaps)
+    lowest, pairs = dict.fromkeys(rules, 0), 0
+    for _, runs in limited.groupby(key):
+        if runs["rule"].nunique() < len(rules):
+            continue
+        pairs += 1
+        for r in runs.loc[runs["gap"] == runs["gap"].min(), "rule"]:
+            lowest[r] += 1
+    return lowest if pairs else None
 
 
 def table(df) -> str:
@@ -128,6 +151,7 @@ def table(df) -> str:
             for r in runs.loc[runs["time_s"].astype(float) == best, "rule"]:
                 wins[r] += 1
         n_inst = group["path"].nunique()
+        lowest = _lowest_gaps(group, rules, key)
         for rule in rules:
             runs = group[group["rule"] == rule]
             mine = solved[solved["rule"] == rule]
@@ -137,12 +161,13 @@ def table(df) -> str:
             lines.append(
                 f"| {cls} ({n_inst}) | {rule} | {'/'.join(f'{t:g}' for t in limits)} s | {len(runs)} | {len(mine)} "
                 f"| {int((runs['status'] == 'error').sum())} | {_fmt(_sgm(runs['time_s'].astype(float)), '.3g')} "
-                f"| {_fmt(_sgm(nodes), '.0f')} | {wins[rule]} | {_open_gap(runs)} |")
+                f"| {_fmt(_sgm(nodes), '.0f')} | {wins[rule]} | {_open_gap(runs, None if lowest is None else lowest[rule])} |")
         notes.append(f"{cls}: {len(common)} (instance, seed) pairs solved to optimality by all {len(rules)} rules")
     lines.append("")
     lines.append("Time: 1-shifted geometric mean over all runs (time-limited runs at their time). Nodes: 1-shifted "
                  "geometric mean over the (instance, seed) pairs every rule solved. Wins: fastest optimal run per "
-                 "(instance, seed). Open gap: mean |dual bound - objective| / |objective| of the time-limited runs.")
+                 "(instance, seed). Open gap: mean |dual bound - objective| / |objective| of the time-limited runs "
+                 "(lowest: pairs every rule left open on which this rule's gap was the smallest).")
     if df.attrs.get("common_options"):
         notes.append(f"every run: {df.attrs['common_options']}")
     lines += [f"- {n}" for n in notes]

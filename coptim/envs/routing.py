@@ -457,9 +457,10 @@ class KnapsackEnv(Env):
         weight = torch.as_tensor(np.stack([np.asarray(i.weights, dtype=np.int64) for i in instances]), device=device)
         value = torch.as_tensor(np.stack([np.asarray(i.values, dtype=np.float64) for i in instances]), device=device)
         capacity = torch.as_tensor(np.array([int(i.capacity) for i in instances], dtype=np.int64), device=device)
-        return self._features(weight, value, capacity)
+        return self.features(weight, value, capacity)
 
-    def _features(self, weight: Tensor, value: Tensor, capacity: Tensor) -> dict[str, Tensor]:
+    def features(self, weight: Tensor, value: Tensor, capacity: Tensor) -> dict[str, Tensor]:
+        """The environment's data for ``(B, n)`` integer weights, values and ``(B,)`` capacities."""
         vmax = value.amax(dim=1, keepdim=True)
         value_n = torch.where(vmax > 0, value / vmax.clamp_min(1e-30), torch.zeros_like(value))
         cap = capacity.to(torch.float64).clamp_min(1.0).unsqueeze(1)
@@ -470,7 +471,7 @@ class KnapsackEnv(Env):
         weight = torch.randint(1, 1001, (batch, size), generator=generator)
         value = torch.randint(1, 1001, (batch, size), generator=generator)
         capacity = weight.sum(dim=1) // 2
-        return self._features(weight, value.double(), capacity)
+        return self.features(weight, value.double(), capacity)
 
     def _mask(self, data, visited, used, done):
         room = (data["capacity"].unsqueeze(1) - used).unsqueeze(-1)

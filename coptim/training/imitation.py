@@ -159,8 +159,6 @@ def train(cfg: ImitationConfig, out: str | Path, *, expert_dir: str | Path | Non
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
-    coords, tours = expert_data(cfg.size, cfg.experts, cfg.expert_seed, expert_dir or out / "experts",
-                                workers=workers, on_shard=on_shard)
     model = new_model(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -175,6 +173,9 @@ def train(cfg: ImitationConfig, out: str | Path, *, expert_dir: str | Path | Non
         step, train_cpu, train_wall, samples, best_gap = restore_training(obj, optimizer, generator)
         rewrite_log(log_path, CSV_COLUMNS, "step", step)
     model.train()
+    # expert tours after the resume check, so a run refused for other settings makes none
+    coords, tours = expert_data(cfg.size, cfg.experts, cfg.expert_seed, expert_dir or out / "experts",
+                                workers=workers, on_shard=on_shard)
 
     def save_checkpoint() -> None:
         save_atomic(payload(model, cfg.size, cfg.knn, extra=training_state(

@@ -5,8 +5,9 @@ first actions, on ``augment`` symmetric copies of the instance; the baseline of 
 mean reward over all rollouts of the same instance (Kwon et al. 2020), so no critic is needed.
 With ``method="imitation"`` (CVRP and knapsack) the loss is instead the teacher-forcing loss of
 :mod:`coptim.training.teacher` on expert solutions (:mod:`coptim.training.experts`, made before
-the first step and cached); everything else below is the same. The learning rate follows :meth:`TrainConfig.lr_at` (constant or cosine decay, optional linear
-warm-up), a function of the step alone.
+the first step and cached); everything else below is the same. The learning rate follows
+:meth:`TrainConfig.lr_at` (constant or cosine decay, optional linear warm-up), a function of the
+step alone.
 
 Resumable: a checkpoint (model, optimiser, the training RNG state, step, epoch, CPU time used)
 is written atomically every ``checkpoint_every`` steps and at the end of each epoch; training
@@ -293,13 +294,6 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
     ckpt_path = out / "checkpoint.pt"
     log_path = out / "log.csv"
     env = make(cfg.problem)
-    expert_arrays = None
-    if cfg.method == "imitation":
-        from coptim.training import experts, teacher
-
-        arrays = experts.expert_data(cfg.problem, cfg.size, cfg.experts, cfg.expert_seed,
-                                     expert_dir or out / "experts", workers=workers, on_shard=on_shard)
-        expert_arrays = {k: torch.from_numpy(v) for k, v in arrays.items()}
     generator = torch.Generator().manual_seed(cfg.seed)
     step, train_cpu, train_wall, samples = 0, 0.0, 0.0, 0
     best_gap = math.inf
@@ -318,6 +312,14 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         model = new_model(cfg)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
+    # expert solutions after the resume check, so a run refused for other settings makes none
+    expert_arrays = None
+    if cfg.method == "imitation":
+        from coptim.training import experts, teacher
+
+        arrays = experts.expert_data(cfg.problem, cfg.size, cfg.experts, cfg.expert_seed,
+                                     expert_dir or out / "experts", workers=workers, on_shard=on_shard)
+        expert_arrays = {k: torch.from_numpy(v) for k, v in arrays.items()}
 
     def save_checkpoint() -> None:
         save_atomic(policy_payload(model, cfg.size, cfg.max_nodes, extra={
@@ -366,7 +368,8 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         done_here += 1
         samples += cfg.batch_size
         loss_sum, reward_sum, count = loss_sum + float(loss.detach()), reward_sum + float(tracked), count + 1
-        info = {"loss": float(loss.detach()), "reward" if expert_arrays is None else "acc": float(tracked), "train_cpu_s": train_cpu, "lr": lr}
+        info = {"loss": float(loss.detach()), "reward" if expert_arrays is None else "acc": float(tracked),
+                "train_cpu_s": train_cpu, "lr": lr}
         epoch_end = step % cfg.steps_per_epoch == 0
         if epoch_end:
             row = {"epoch": step // cfg.steps_per_epoch, "step": step, "samples": samples,

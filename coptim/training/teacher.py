@@ -87,7 +87,7 @@ def expert_batch(problem: str, data: dict[str, Tensor], ids: Tensor, env: Env,
         n1 = coords.shape[1]
         seqs = [_cvrp_sequence(data["routes"][i].numpy(), n1, rng) for i in ids.tolist()]
     elif problem == "knapsack":
-        env_data = env._features(data["weight"][ids], data["value"][ids], data["capacity"][ids])
+        env_data = env.features(data["weight"][ids], data["value"][ids], data["capacity"][ids])
         n1 = data["weight"].shape[1]
         seqs = [_knapsack_sequence(data["chosen"][i].numpy(), rng) for i in ids.tolist()]
     else:
