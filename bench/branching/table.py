@@ -118,9 +118,8 @@ def _open_gap(runs, lowest: int | None) -> str:
 def _lowest_gaps(group, rules: list[str], key: list[str]) -> dict[str, int] | None:
     """Per rule, the (instance, seed) pairs every rule left open with an incumbent on which its gap was the
     smallest (ties: every tied rule); None when there is no such pair."""
-    limited = group[group["status"] == "time_limit"]
-    gaps, _ = _open_gaps(limited)
-    limited = limited.loc[gaps.index].assign(gap=gaps)
+    gaps, _ = _open_gaps(group)
+    limited = group.loc[gaps.index].assign(gap=gaps)
     lowest, pairs = dict.fromkeys(rules, 0), 0
     for _, runs in limited.groupby(key):
         if runs["rule"].nunique() < len(rules):

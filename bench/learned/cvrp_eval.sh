@@ -27,7 +27,7 @@ OUT="$RESULTS/learned"
 mkdir -p "$OUT"
 read -r -a extra <<< "${OPTIONS:-}"
 
-# suite SIZE COUNT [generator options]: generates the folder (same files every time)
+# suite SIZE COUNT NAME [generator options]: writes runs/eval/NAME (the same files every time; existing ones are kept)
 suite() {
   local size=$1 count=$2 name=$3
   shift 3
