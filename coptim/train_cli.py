@@ -59,9 +59,12 @@ def train(
     workers: int = typer.Option(1, "--workers", help="imitation: processes that solve the expert instances."),
     knn: Optional[int] = typer.Option(None, "--knn", help="tsp imitation (BQ): default k-nearest-neighbour restriction stored "
                                       "with the policy (used at inference on larger instances)."),
-    init: Optional[Path] = typer.Option(None, "--init", help="Attention model (pomo; imitation on cvrp and knapsack): "
-                                        "weights to start from (fine-tuning, e.g. to another size); the "
-                                        "architecture is theirs."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Weights to start from (fine-tuning, e.g. to another "
+                                        "size, or continued training); the architecture (and for the BQ policy the "
+                                        "default --knn) is theirs."),
+    capacity: Optional[str] = typer.Option(None, "--capacity", help="cvrp pomo: training capacity, LO:HI to draw "
+                                           "each instance's capacity uniformly from LO..HI (default: the uniform "
+                                           "distribution's capacity for the size; validation keeps it)."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many training CPU seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary on stdout."),
 ) -> None:
@@ -74,9 +77,6 @@ def train(
     if method == "imitation":
         if starts is not None or augment != 1:
             raise InputError("--starts and --augment apply to --method pomo only")
-        if bq and init is not None:
-            raise InputError("--init applies to the attention model (pomo, or imitation on cvrp and knapsack), "
-                             "not to the tsp imitation policy (BQ)")
     elif expert_dir is not None:
         raise InputError("--expert-dir applies to --method imitation only")
     if knn is not None and not bq:
@@ -85,13 +85,20 @@ def train(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     model = {k: v for k, v in (("dim", dim), ("heads", heads), ("layers", layers), ("norm", norm)) if v is not None}
+    cap_range = None if capacity is None else _capacity_range(capacity)
+    if cap_range is not None and (problem != "cvrp" or method != "pomo"):
+        raise InputError("--capacity applies to --method pomo on the cvrp only")
     common = dict(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr, seed=seed,
                   val_size=val_size, lr_schedule=lr_schedule, warmup_steps=warmup_steps, min_lr=min_lr)
     if bq:
         from coptim.training.imitation import ImitationConfig
         from coptim.training.imitation import train as run_imitation
 
-        cfg = ImitationConfig(size, experts=experts, knn=knn, model=model, **common)
+        if init is not None:
+            model, init_knn = _init_bq(init, model)
+            knn = init_knn if knn is None else knn
+        cfg = ImitationConfig(size, experts=experts, knn=knn, model=model,
+                              init=None if init is None else str(init), **common)
     else:
         from coptim.training import TrainConfig
         from coptim.training import train as run_attention
@@ -100,7 +107,7 @@ def train(
             model = _init_architecture(init, problem, model)
         cfg = TrainConfig(problem, size, starts=starts, augment=augment, init=None if init is None else str(init),
                           model={"layers": 3, "norm": "instance", **model}, method=method,
-                          experts=experts if method == "imitation" else 0, **common)
+                          experts=experts if method == "imitation" else 0, capacity=cap_range, **common)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[status]}"))
@@ -140,11 +147,35 @@ def train(
                       f"greedy gap {summary['best_val_greedy_gap_pct']:.3f}%; weights in {out}")
 
 
+def _capacity_range(text: str) -> list[int]:
+    """``--capacity`` ``LO:HI`` or ``C`` as ``[lo, hi]``."""
+    parts = text.split(":")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2):
+        raise InputError(f"--capacity must be an integer or LO:HI, got {text!r}")
+    return [values[0], values[-1]]
+
+
+def _init_bq(init: Path, given: dict) -> tuple[dict, int | None]:
+    """The architecture and stored knn of BQ ``--init`` weights; command-line options must agree."""
+    from coptim.policies.bq import load
+
+    _, meta = load(init)
+    return _agreeing(init, meta, given), meta.get("knn")
+
+
 def _init_architecture(init: Path, problem: str, given: dict) -> dict:
     """The architecture of the ``--init`` weights; options given on the command line must agree with it."""
     from coptim.training.checkpoint import load_policy
 
     _, meta = load_policy(init, problem)
+    return _agreeing(init, meta, given)
+
+
+def _agreeing(init: Path, meta: dict, given: dict) -> dict:
     arch = {k: v for k, v in meta["model_config"].items() if k != "problem"}
     clash = sorted(k for k, v in given.items() if arch.get(k) != v)
     if clash:

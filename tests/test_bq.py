@@ -202,6 +202,24 @@ def test_imitation_resume_gives_identical_weights(tmp_path):
         imitation.train(_cfg(lr=2e-3), tmp_path / "part", expert_dir=experts, validate=False)
 
 
+def test_imitation_continues_from_init_weights(tmp_path):
+    """``init`` starts from trained BQ weights; a resumed run no longer needs the file; another
+    architecture is refused."""
+    experts = tmp_path / "experts"
+    imitation.train(_cfg(epochs=1), tmp_path / "base", expert_dir=experts, validate=False)
+    base = tmp_path / "base" / "policy.pt"
+    init = tmp_path / "init.pt"
+    init.write_bytes(base.read_bytes())
+    cfg = _cfg(init=str(init), lr=5e-4)
+    start, trained = imitation.new_model(cfg).state_dict(), read_file(base, bq.FORMAT, "x")["model"]
+    assert all(torch.equal(start[k], trained[k]) for k in trained)
+    imitation.train(cfg, tmp_path / "cont", expert_dir=experts, validate=False, stop_after=2)
+    init.unlink()
+    assert imitation.train(cfg, tmp_path / "cont", expert_dir=experts, validate=False)["step"] == cfg.total_steps
+    with pytest.raises(InputError, match="architecture"):
+        imitation.new_model(_cfg(init=str(base), model={**TINY, "dim": 32}))
+
+
 def test_imitation_learns_the_expert_on_small_instances(tmp_path):
     """300 steps on TSP7 bring the greedy gap to LKH under 5 % (measured 2.8 %; untrained 25 %)."""
     cfg = _cfg(experts=250, epochs=2, steps_per_epoch=150, batch_size=32, lr=2e-3,
@@ -267,7 +285,15 @@ def test_train_cli_imitation(tmp_path):
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert summary["step"] == 2 and (tmp_path / "experts" / "experts.json").is_file()
     assert bq.load(tmp_path / "best.pt")[1]["knn"] == 4
-    for bad in (["tsp", "--method", "imitation", "--init", str(tmp_path / "best.pt")],
+    # --init continues from BQ weights: their architecture and knn, a clash refused
+    res = CliRunner().invoke(train_cli.app, [*args[:-5], "--init", str(tmp_path / "best.pt"), "--out",
+                                             str(tmp_path / "cont"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert bq.load(tmp_path / "cont" / "policy.pt")[1]["knn"] == 4
+    res = CliRunner().invoke(train_cli.app, [*args[:-3], "--init", str(tmp_path / "best.pt"), "--dim", "32",
+                                             "--out", str(tmp_path / "clash")])
+    assert isinstance(res.exception, InputError) and "dim" in str(res.exception)
+    for bad in (["tsp", "--method", "imitation", "--capacity", "50:60"],
                 ["tsp", "--method", "imitation", "--augment", "8"],
                 ["tsp", "--knn", "5"]):
         res = CliRunner().invoke(train_cli.app, [*bad, "--size", "6", "--out", str(tmp_path / "x")])

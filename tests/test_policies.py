@@ -201,3 +201,25 @@ def test_sampling_select_follows_the_distribution_and_the_mask(monkeypatch):
     monkeypatch.setattr(torch, "rand", lambda *size, generator=None, dtype=None, device=None: torch.ones(*size))
     assert (select(logp[:2, :3], 0) == 3).all()
 
+
+
+@pytest.mark.parametrize("problem", ["tsp", "cvrp", "knapsack"])
+def test_fused_glimpse_matches_the_plain_one(problem, monkeypatch):
+    """The fused attention kernel (used from FUSED_MIN_NODES nodes on) and the matrix-product glimpse give
+    the same log-probabilities and gradients along a greedy rollout."""
+    from coptim.policies import attention
+
+    env, data = _data(problem)
+    model = _model(problem).train()
+    out = {}
+    for name, threshold in (("plain", 10**9), ("fused", 0)):
+        monkeypatch.setattr(attention, "FUSED_MIN_NODES", threshold)
+        model.zero_grad()
+        with torch.no_grad():
+            g = rollout(model, env, data, greedy_select, num_starts=2)
+        s = score(model, env, data, g.actions)
+        s.log_prob.sum().backward()
+        out[name] = (g.actions, s.log_prob.detach(), model.embed.weight.grad.clone())
+    assert torch.equal(out["plain"][0], out["fused"][0])
+    for a, b in zip(out["plain"][1:], out["fused"][1:]):
+        assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()

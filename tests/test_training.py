@@ -287,3 +287,36 @@ def test_init_fine_tunes_from_weights_of_another_size(tmp_path):
     res = CliRunner().invoke(train_cli.app, ["tsp", "--method", "imitation", "--size", "5", "--init", str(base),
                                              "--out", str(tmp_path / "im")])
     assert isinstance(res.exception, InputError)
+
+
+def test_cvrp_capacity_range_in_training(tmp_path):
+    """``capacity=[lo, hi]`` draws each CVRP training instance's capacity from lo..hi; the CLI's
+    ``--capacity LO:HI`` sets it; other problems, imitation and bad ranges are refused."""
+    from typer.testing import CliRunner
+
+    from coptim import train_cli
+    from coptim.envs import make
+
+    env = make("cvrp")
+    data = env.generate(64, 10, torch.Generator().manual_seed(0), capacity=(20, 40))
+    cap = data["capacity"]
+    assert cap.dtype == torch.long and int(cap.min()) >= 20 and int(cap.max()) <= 40 and len(set(cap.tolist())) > 5
+    assert env.generate(2, 10, capacity=33)["capacity"].tolist() == [33, 33]
+    with pytest.raises(InputError, match="largest demand"):
+        env.generate(2, 10, capacity=(5, 40))
+    cfg = _cfg("cvrp", 8, capacity=[15, 60])
+    assert train(cfg, tmp_path / "run", validate=False)["step"] == cfg.total_steps
+    assert load_file(tmp_path / "run" / "checkpoint.pt")["train_config"]["capacity"] == [15, 60]
+    for bad in (dict(problem="tsp", capacity=[15, 60]), dict(problem="cvrp", capacity=[8, 60]),
+                dict(problem="cvrp", capacity=[60, 15]), dict(problem="cvrp", capacity=[15]),
+                dict(problem="cvrp", capacity=[15, 60], method="imitation", experts=5)):
+        with pytest.raises(InputError):
+            _cfg(size=8, **bad)
+    args = ["cvrp", "--size", "8", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
+            "--val-size", "3", "--layers", "1", "--dim", "16", "--heads", "2"]
+    res = CliRunner().invoke(train_cli.app, [*args, "--capacity", "20:30", "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert load_file(tmp_path / "cli" / "checkpoint.pt")["train_config"]["capacity"] == [20, 30]
+    for bad in ("x", "20:30:40", "5:30"):
+        res = CliRunner().invoke(train_cli.app, [*args, "--capacity", bad, "--out", str(tmp_path / "bad")])
+        assert isinstance(res.exception, InputError), bad

@@ -352,14 +352,20 @@ class CVRPEnv(Env):
             "capacity": torch.as_tensor(capacity, device=device),
         }
 
-    def generate(self, batch, size, generator=None):
+    def generate(self, batch, size, generator=None, capacity=None):
+        """Uniform instances (demands 1..9); ``capacity``: None for :func:`~coptim.problems.cvrp.uniform_capacity`,
+        an integer, or a pair ``(lo, hi)`` to draw each instance's capacity uniformly from ``lo..hi``."""
         from coptim.problems.cvrp import uniform_capacity
 
         coords = normalise_coords_torch(torch.rand(batch, size + 1, 2, generator=generator))
         demand = torch.randint(1, 10, (batch, size + 1), generator=generator)
         demand[:, 0] = 0
-        capacity = torch.full((batch,), uniform_capacity(size), dtype=torch.long)
-        return {"coords": coords, "demand": demand, "capacity": capacity}
+        lo, hi = (uniform_capacity(size),) * 2 if capacity is None else (
+            (capacity, capacity) if isinstance(capacity, int) else capacity)
+        if not 9 <= lo <= hi:
+            raise InputError(f"a CVRP capacity must be at least the largest demand 9, got {lo}..{hi}")
+        cap = torch.randint(lo, hi + 1, (batch,), generator=generator) if hi > lo else torch.full((batch,), lo)
+        return {"coords": coords, "demand": demand, "capacity": cap}
 
     def _mask(self, data, current, visited, used, done):
         demand = data["demand"].unsqueeze(1)  # (B, 1, N+1)

@@ -11,6 +11,12 @@ instance, so a decoding step costs one multi-head attention of ``starts`` querie
 cached keys/values of the nodes, then a single-head compatibility with the node embeddings,
 clipped with ``clip * tanh`` and masked. The glimpse's output projection is folded into the cached
 logit keys (``W_out^T h^T``), which saves one matrix product per decoding step.
+
+The glimpse runs through :func:`torch.nn.functional.scaled_dot_product_attention` from
+:data:`FUSED_MIN_NODES` nodes on: the fused kernel never materialises the ``(B, H, P, N)`` scores,
+which on one CPU thread made the glimpse 1.25x (50 nodes) to 4.5x (1,000 nodes) faster and
+removed most of the kernel time spent paging those buffers in and out; below that, two matrix
+products and a softmax are faster. Both compute the same function (to float rounding).
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ from coptim.errors import InputError
 NODE_FEATURES = {"tsp": 2, "cvrp": 3, "knapsack": 2}
 CONTEXT_FEATURES = {"tsp": 0, "cvrp": 1, "knapsack": 1}
 NORMS = ("instance", "rms")
+#: Instance size (nodes incl. depot) from which the glimpse uses the fused attention kernel.
+FUSED_MIN_NODES = 50
+
+
+def _fused(nodes: int) -> bool:
+    return nodes >= FUSED_MIN_NODES
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,7 @@ class Cache:
     """Per-instance tensors computed once by :meth:`AttentionModel.encode`."""
 
     emb: Tensor  # (B, N, d) node embeddings
-    keys: Tensor  # (B, H, dh, N) glimpse keys, transposed and scaled by 1/sqrt(dh)
+    keys: Tensor  # glimpse keys scaled by 1/sqrt(dh): (B, H, N, dh) if _fused(N), else transposed (B, H, dh, N)
     values: Tensor  # (B, H, N, dh)
     logit_keys: Tensor  # (B, d, N): W_out^T h^T / sqrt(d), the output projection folded into the keys
     logit_bias: Tensor  # (B, 1, N): b_out . h / sqrt(d)
@@ -171,7 +183,8 @@ class AttentionModel(nn.Module):
         hd = self.cfg.heads
         k, v = self.w_kv(h).view(b, n, 2, hd, d // hd).permute(2, 0, 3, 1, 4)
         return Cache(
-            emb=h, keys=(k.transpose(2, 3) / math.sqrt(d // hd)).contiguous(), values=v.contiguous(),
+            emb=h, keys=((k if _fused(n) else k.transpose(2, 3)) / math.sqrt(d // hd)).contiguous(),
+            values=v.contiguous(),
             logit_keys=torch.matmul(self.w_out.weight.t(), h.transpose(1, 2)) / math.sqrt(d),
             logit_bias=(torch.matmul(h, self.w_out.bias) / math.sqrt(d)).unsqueeze(1), q_current=self.w_current(h),
             q_first=self.w_first(h) if self.w_first is not None else None,
@@ -192,8 +205,12 @@ class AttentionModel(nn.Module):
         hd = self.cfg.heads
         qh = q.view(b, p, hd, d // hd).transpose(1, 2)  # (B, H, P, dh)
         mask = state.mask
-        att = torch.matmul(qh, cache.keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
-        glimpse = torch.matmul(torch.softmax(att, dim=-1), cache.values)  # (B, H, P, dh)
+        if _fused(mask.shape[-1]):
+            glimpse = F.scaled_dot_product_attention(qh, cache.keys, cache.values, attn_mask=mask.unsqueeze(1),
+                                                     scale=1.0)  # (B, H, P, dh)
+        else:
+            att = torch.matmul(qh, cache.keys).masked_fill_(~mask.unsqueeze(1), float("-inf"))
+            glimpse = torch.matmul(torch.softmax(att, dim=-1), cache.values)
         glimpse = glimpse.transpose(1, 2).reshape(b, p, d)
         # (glimpse W_out^T + b_out) h^T / sqrt(d), with W_out and b_out folded into the cached keys
         score = self.cfg.clip * torch.tanh(torch.matmul(glimpse, cache.logit_keys) + cache.logit_bias)

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 
 from coptim.envs.routing import random_symmetry
 from coptim.errors import InputError
-from coptim.policies.bq import FORMAT, BQConfig, BQModel, decode, model_from_payload, payload, subproblem_tokens
+from coptim.policies.bq import (FORMAT, BQConfig, BQModel, decode, load, model_from_payload, payload,
+                               subproblem_tokens)
 from coptim.training import experts
 from coptim.training.checkpoint import (append_log, check_settings, read_file, restore_training, rewrite_log,
                                        save_atomic, training_state)
@@ -103,6 +104,8 @@ class ImitationConfig:
     checkpoint_every: int = 100
     max_grad_norm: float | None = 1.0
     model: dict[str, Any] = field(default_factory=dict)
+    #: BQ weights file to start from (continued training); None: random weights from ``seed``.
+    init: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("size", "experts", "epochs", "steps_per_epoch", "batch_size", "val_size", "checkpoint_every"):
@@ -140,7 +143,14 @@ def evaluate_gap(model: BQModel, instances: list[Any], references: list[float], 
 
 
 def new_model(cfg: ImitationConfig) -> BQModel:
-    """The model of ``cfg`` with weights drawn from ``cfg.seed`` (the global torch RNG is left as it was)."""
+    """The model of ``cfg``: the weights of ``cfg.init`` if given (same architecture), else weights drawn
+    from ``cfg.seed`` (the global torch RNG is left as it was)."""
+    if cfg.init is not None:
+        model, meta = load(cfg.init)
+        if meta.get("model_config") != cfg.model:
+            raise InputError(f"--init weights {cfg.init} have architecture {meta.get('model_config')}, "
+                             f"the run asks for {cfg.model}")
+        return model
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         return BQModel(BQConfig.from_dict(cfg.model))
@@ -159,19 +169,20 @@ def train(cfg: ImitationConfig, out: str | Path, *, expert_dir: str | Path | Non
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.csv"
-    model = new_model(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     generator = torch.Generator().manual_seed(cfg.seed)
     step, train_cpu, train_wall, samples = 0, 0.0, 0.0, 0
     best_gap = math.inf
     cfg_dict = asdict(cfg)
     if ckpt_path.exists():
         obj = read_file(ckpt_path, FORMAT, "coptim BQ checkpoint")
-        check_settings(obj, cfg_dict, ckpt_path)
+        check_settings(obj, cfg_dict, ckpt_path, {"init": None})
         model = model_from_payload(obj, ckpt_path)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         step, train_cpu, train_wall, samples, best_gap = restore_training(obj, optimizer, generator)
         rewrite_log(log_path, CSV_COLUMNS, "step", step)
+    else:
+        model = new_model(cfg)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     # expert tours after the resume check, so a run refused for other settings makes none
     coords, tours = expert_data(cfg.size, cfg.experts, cfg.expert_seed, expert_dir or out / "experts",

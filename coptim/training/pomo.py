@@ -79,6 +79,9 @@ class TrainConfig:
     method: str = "pomo"
     experts: int = 0
     expert_seed: int = 0
+    #: CVRP pomo only: ``[lo, hi]``, each training instance's capacity drawn uniformly from ``lo..hi``
+    #: (None: the uniform distribution's capacity for the size). Validation keeps the standard capacity.
+    capacity: list[int] | None = None
 
     def __post_init__(self) -> None:
         make(self.problem)
@@ -118,6 +121,15 @@ class TrainConfig:
                 raise InputError("starts and augment apply to pomo training, not imitation")
         elif self.experts != 0:
             raise InputError("experts apply to imitation, not pomo training")
+        if self.capacity is not None:
+            if self.problem != "cvrp" or self.method != "pomo":
+                raise InputError("a capacity range applies to pomo training on the cvrp only")
+            cap = list(self.capacity) if isinstance(self.capacity, (list, tuple)) else None
+            if (cap is None or len(cap) != 2 or any(isinstance(c, bool) or not isinstance(c, int) for c in cap)
+                    or not 9 <= cap[0] <= cap[1] <= 1_000_000):
+                raise InputError(f"capacity must be two integers 9 <= lo <= hi (demands go up to 9), "
+                                 f"got {self.capacity!r}")
+            self.capacity = cap
         if self.size > self.max_nodes:
             raise InputError(f"size {self.size} is above the policy's node limit {self.max_nodes}")
         self.model = ModelConfig.from_dict({**self.model, "problem": self.problem}).to_dict()
@@ -154,7 +166,7 @@ def schedule_lr(step: int, lr: float, schedule: str, warmup_steps: int, total_st
 
 #: Training settings added after the first checkpoints were written, with the value that means "as before".
 _LATER_DEFAULTS = {"lr_schedule": "constant", "warmup_steps": 0, "min_lr": 0.0, "init": None, "method": "pomo",
-                   "experts": 0, "expert_seed": 0}
+                   "experts": 0, "expert_seed": 0, "capacity": None}
 
 
 def default_reference_solver(problem: str, size: int) -> tuple[str, float | None]:
@@ -351,7 +363,8 @@ def train(cfg: TrainConfig, out: str | Path, *, stop_after: int | None = None, t
         for group in optimizer.param_groups:
             group["lr"] = lr
         if expert_arrays is None:
-            data = env.generate(cfg.batch_size, cfg.size, generator)
+            data = env.generate(cfg.batch_size, cfg.size, generator,
+                                **({} if cfg.capacity is None else {"capacity": tuple(cfg.capacity)}))
             loss, tracked = pomo_loss(model, env, data, cfg.num_starts, cfg.augment, generator)
         else:
             ids = torch.randint(cfg.experts, (cfg.batch_size,), generator=generator)
