@@ -205,8 +205,8 @@ def test_sampling_select_follows_the_distribution_and_the_mask(monkeypatch):
 
 @pytest.mark.parametrize("problem", ["tsp", "cvrp", "knapsack"])
 def test_fused_glimpse_matches_the_plain_one(problem, monkeypatch):
-    """The fused attention kernel (used from FUSED_MIN_NODES nodes on) and the matrix-product glimpse give
-    the same log-probabilities and gradients along a greedy rollout."""
+    """The fused attention kernel (used from FUSED_MIN_NODES nodes and FUSED_MIN_ROLLOUTS rollouts on) and the
+    matrix-product glimpse give the same log-probabilities and gradients along a rollout."""
     from coptim.policies import attention
 
     env, data = _data(problem)
@@ -214,6 +214,7 @@ def test_fused_glimpse_matches_the_plain_one(problem, monkeypatch):
     out = {}
     for name, threshold in (("plain", 10**9), ("fused", 0)):
         monkeypatch.setattr(attention, "FUSED_MIN_NODES", threshold)
+        monkeypatch.setattr(attention, "FUSED_MIN_ROLLOUTS", threshold)
         model.zero_grad()
         with torch.no_grad():
             g = rollout(model, env, data, greedy_select, num_starts=2)

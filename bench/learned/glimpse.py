@@ -3,7 +3,8 @@
     .venv/bin/python bench/learned/glimpse.py --out bench/results/learned/glimpse.json
 
 For each path (``plain``: ``softmax(q K^T) V``; ``fused``: ``scaled_dot_product_attention``, which
-:mod:`coptim.policies.attention` uses from ``FUSED_MIN_NODES`` nodes on) and ``--repeats`` rounds,
+:mod:`coptim.policies.attention` uses from ``FUSED_MIN_NODES`` nodes and ``FUSED_MIN_ROLLOUTS`` rollouts
+on, in fp32) and ``--repeats`` rounds,
 alternating the paths: CPU seconds (one torch thread, fp32) of
 
 * ``cvrp100``: the shipped CVRP weights, greedy and ``aug8`` (100 starts x 8) on ``--count`` seeded

@@ -13,10 +13,12 @@ clipped with ``clip * tanh`` and masked. The glimpse's output projection is fold
 logit keys (``W_out^T h^T``), which saves one matrix product per decoding step.
 
 The glimpse runs through :func:`torch.nn.functional.scaled_dot_product_attention` from
-:data:`FUSED_MIN_NODES` nodes on: the fused kernel never materialises the ``(B, H, P, N)`` scores,
-the largest per-step buffers (``bench/learned/glimpse.py`` measures both paths: same decisions, less
-CPU time from CVRP100 to CVRP1000 and in POMO training); below that, two matrix products and a
-softmax are faster. Both compute the same function (to float rounding).
+:data:`FUSED_MIN_NODES` nodes and :data:`FUSED_MIN_ROLLOUTS` rollouts per instance on, in fp32: the
+fused kernel never materialises the ``(B, H, P, N)`` scores, the largest per-step buffers
+(``bench/learned/glimpse.py`` measures both paths: same decisions, less CPU time from CVRP100 to
+CVRP1000 and in POMO training). With fewer nodes or rollouts (greedy decoding), and under bf16
+autocast, two matrix products and a softmax were faster on this CPU. Both compute the same function
+(to float rounding).
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from coptim.errors import InputError
 NODE_FEATURES = {"tsp": 2, "cvrp": 3, "knapsack": 2}
 CONTEXT_FEATURES = {"tsp": 0, "cvrp": 1, "knapsack": 1}
 NORMS = ("instance", "rms")
-#: Instance size (nodes incl. depot) from which the glimpse uses the fused attention kernel.
+#: Instance size (nodes incl. depot) and rollouts per instance from which the glimpse uses the fused kernel.
 FUSED_MIN_NODES = 50
+FUSED_MIN_ROLLOUTS = 4
 
 
-def _fused(nodes: int) -> bool:
-    return nodes >= FUSED_MIN_NODES
+def _fused(nodes: int, rollouts: int) -> bool:
+    return (nodes >= FUSED_MIN_NODES and rollouts >= FUSED_MIN_ROLLOUTS
+            and not torch.is_autocast_enabled("cpu"))
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,8 @@ class Cache:
     """Per-instance tensors computed once by :meth:`AttentionModel.encode`."""
 
     emb: Tensor  # (B, N, d) node embeddings
-    keys: Tensor  # glimpse keys scaled by 1/sqrt(dh): (B, H, N, dh) if _fused(N), else transposed (B, H, dh, N)
+    keys: Tensor  # (B, H, dh, N) glimpse keys, transposed and scaled by 1/sqrt(dh)
+    keys_rows: Tensor  # (B, H, N, dh) the same keys untransposed, for the fused kernel
     values: Tensor  # (B, H, N, dh)
     logit_keys: Tensor  # (B, d, N): W_out^T h^T / sqrt(d), the output projection folded into the keys
     logit_bias: Tensor  # (B, 1, N): b_out . h / sqrt(d)
@@ -183,8 +188,8 @@ class AttentionModel(nn.Module):
         hd = self.cfg.heads
         k, v = self.w_kv(h).view(b, n, 2, hd, d // hd).permute(2, 0, 3, 1, 4)
         return Cache(
-            emb=h, keys=((k if _fused(n) else k.transpose(2, 3)) / math.sqrt(d // hd)).contiguous(),
-            values=v.contiguous(),
+            emb=h, keys=(k.transpose(2, 3) / math.sqrt(d // hd)).contiguous(),
+            keys_rows=(k / math.sqrt(d // hd)).contiguous(), values=v.contiguous(),
             logit_keys=torch.matmul(self.w_out.weight.t(), h.transpose(1, 2)) / math.sqrt(d),
             logit_bias=(torch.matmul(h, self.w_out.bias) / math.sqrt(d)).unsqueeze(1), q_current=self.w_current(h),
             q_first=self.w_first(h) if self.w_first is not None else None,
@@ -205,8 +210,8 @@ class AttentionModel(nn.Module):
         hd = self.cfg.heads
         qh = q.view(b, p, hd, d // hd).transpose(1, 2)  # (B, H, P, dh)
         mask = state.mask
-        if _fused(mask.shape[-1]):
-            glimpse = F.scaled_dot_product_attention(qh, cache.keys, cache.values, attn_mask=mask.unsqueeze(1),
+        if _fused(mask.shape[-1], p):
+            glimpse = F.scaled_dot_product_attention(qh, cache.keys_rows, cache.values, attn_mask=mask.unsqueeze(1),
                                                      scale=1.0)  # (B, H, P, dh)
         else:
             att = torch.matmul(qh, cache.keys).masked_fill_(~mask.unsqueeze(1), float("-inf"))
