@@ -136,7 +136,9 @@ class Cache:
 
     emb: Tensor  # (B, N, d) node embeddings
     keys: Tensor  # (B, H, dh, N) glimpse keys, transposed and scaled by 1/sqrt(dh)
-    keys_rows: Tensor  # (B, H, N, dh) the same keys untransposed, for the fused kernel
+    # the same keys untransposed, for the fused kernel; not derived from ``keys`` by a transposed view because
+    # a matmul on that view is not bit-identical for one rollout (greedy), and the plain path must stay as it was
+    keys_rows: Tensor  # (B, H, N, dh)
     values: Tensor  # (B, H, N, dh)
     logit_keys: Tensor  # (B, d, N): W_out^T h^T / sqrt(d), the output projection folded into the keys
     logit_bias: Tensor  # (B, 1, N): b_out . h / sqrt(d)
